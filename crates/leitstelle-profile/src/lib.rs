@@ -1,0 +1,648 @@
+//! Source profiles.
+//!
+//! A [`Profile`] says, for one shape of source event:
+//! - how to recognise it (source kind plus conditions on paths of the parsed tree),
+//! - how to derive its Sigma logsource (product, service, categories) from its fields,
+//! - how to read a Sigma field name (`Image`, `EventID`) from its tree
+//!   (`Event.EventData.Image`, `process.executable`, …),
+//! - where its timestamp, host, channel, event id and record id are.
+//!
+//! Profiles are data: the built-in set lives in `profiles/*.yml` at the repository root and is
+//! embedded into the binary; users add their own files with the same format (see
+//! `profiles/README.md`). Field names are resolved to paths when rules are compiled, never by
+//! rewriting events.
+//!
+//! ```
+//! use leitstelle_profile::ProfileSet;
+//! use leitstelle_event::SourceKind;
+//! let set = ProfileSet::builtin();
+//! let data = serde_json::json!({"Event": {"System": {
+//!     "Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1}}});
+//! let (idx, ls) = set.classify(SourceKind::Evtx, &data);
+//! assert_eq!(set.get(idx).name, "windows-evtx");
+//! assert_eq!(ls.to_string(), "windows/sysmon/process_creation");
+//! ```
+//!
+//! This crate does no I/O: callers hand it file contents.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use leitstelle_event::{Logsource, Path, SourceKind, Value};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// The built-in profile files, in the order they are tried.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("windows.yml", include_str!("../../../profiles/windows.yml")),
+    ("ecs.yml", include_str!("../../../profiles/ecs.yml")),
+    ("generic.yml", include_str!("../../../profiles/generic.yml")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{file}: invalid YAML: {message}")]
+    Yaml { file: String, message: String },
+    #[error("{file}: profile {profile}: {message}")]
+    Invalid {
+        file: String,
+        profile: String,
+        message: String,
+    },
+    #[error("{file}: profile {profile} extends unknown profile {parent}")]
+    UnknownParent {
+        file: String,
+        profile: String,
+        parent: String,
+    },
+}
+
+/// A condition on an event: every listed path must hold one of the listed values.
+#[derive(Clone, Debug, Default)]
+pub struct Conditions {
+    /// (path, accepted values lowercased; empty means "exists")
+    checks: Vec<(Path, Vec<String>)>,
+    /// Accepted services (only in category rules), lowercased.
+    services: Vec<String>,
+}
+
+impl Conditions {
+    fn holds(&self, data: &Value, service: Option<&str>) -> bool {
+        if !self.services.is_empty() {
+            match service {
+                Some(s) if self.services.iter().any(|w| w.eq_ignore_ascii_case(s)) => {}
+                _ => return false,
+            }
+        }
+        self.checks.iter().all(|(path, accepted)| {
+            let mut ok = false;
+            path.visit(data, &mut |v| {
+                if accepted.is_empty() {
+                    ok = !v.is_null();
+                } else if let Some(text) = scalar_text(v) {
+                    ok = accepted.iter().any(|a| a.eq_ignore_ascii_case(&text));
+                }
+                !ok
+            });
+            ok
+        })
+    }
+}
+
+/// The text of a scalar, looking through EVTX `{"#text": …}` wrappers.
+/// Objects, arrays and null have none.
+pub fn scalar_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
+        Value::Object(m) => m.get("#text").and_then(scalar_text),
+        _ => None,
+    }
+}
+
+/// How one logsource part is derived: a constant, or a path whose value is mapped.
+#[derive(Clone, Debug, Default)]
+enum Derive {
+    #[default]
+    None,
+    Const(Arc<str>),
+    FromPath {
+        path: Path,
+        /// lowercased source value -> logsource value
+        map: HashMap<String, Arc<str>>,
+        /// used when the path is present but not in the map: `None` leaves the part unset,
+        /// `Some("")` uses the lowercased value itself.
+        default: Option<Arc<str>>,
+    },
+}
+
+impl Derive {
+    fn eval(&self, data: &Value) -> Option<Arc<str>> {
+        match self {
+            Derive::None => None,
+            Derive::Const(c) => Some(c.clone()),
+            Derive::FromPath { path, map, default } => {
+                let v = path.lookup(data)?;
+                let text = scalar_text(v)?;
+                let lower = text.to_lowercase();
+                match map.get(&lower) {
+                    Some(m) => Some(m.clone()),
+                    None => match default.as_deref() {
+                        Some("") => Some(Arc::from(lower)),
+                        Some(d) => Some(Arc::from(d)),
+                        None => None,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// One source profile. See the crate docs.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    /// Profiles with a higher priority are tried first; equal ones in file order.
+    pub priority: i64,
+    /// Source kinds this profile applies to.
+    pub sources: Vec<SourceKind>,
+    when: Conditions,
+    product: Derive,
+    service: Derive,
+    categories: Vec<(Arc<str>, Conditions)>,
+    /// Explicit Sigma field -> candidate paths (first present wins).
+    field_map: HashMap<String, Vec<Path>>,
+    /// Templates tried for every field not in the map; `{}` is the field name.
+    field_search: Vec<String>,
+    /// Where field-less keyword searches look (every scalar leaf below these paths).
+    pub keyword_roots: Vec<Path>,
+    pub timestamp: Vec<Path>,
+    pub host: Vec<Path>,
+    pub channel: Vec<Path>,
+    pub event_id: Vec<Path>,
+    pub record_id: Vec<Path>,
+}
+
+impl Profile {
+    /// Candidate paths of a Sigma field name, in the order they are tried.
+    pub fn resolve(&self, field: &str) -> Vec<Path> {
+        if let Some(paths) = self.field_map.get(field) {
+            return paths.clone();
+        }
+        let mut out: Vec<Path> = Vec::new();
+        for t in &self.field_search {
+            let p = if t == "{}" {
+                // A flat key first (JSON with dotted keys), then the dotted path.
+                let k = Path::key(field);
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+                Path::parse(field)
+            } else {
+                Path::parse(&t.replace("{}", field))
+            };
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Derives the logsource of an event this profile applies to.
+    pub fn logsource(&self, data: &Value) -> Logsource {
+        let product = self.product.eval(data);
+        let service = self.service.eval(data);
+        let categories = self
+            .categories
+            .iter()
+            .filter(|(_, c)| c.holds(data, service.as_deref()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        Logsource {
+            product,
+            service,
+            categories,
+        }
+    }
+
+    /// The first scalar text found at one of `paths`.
+    pub fn first_text(paths: &[Path], data: &Value) -> Option<String> {
+        paths
+            .iter()
+            .find_map(|p| p.lookup(data).and_then(scalar_text).map(|c| c.into_owned()))
+    }
+}
+
+/// An ordered set of profiles; the first that applies to an event is used.
+#[derive(Clone, Debug)]
+pub struct ProfileSet {
+    profiles: Vec<Profile>,
+    /// Indices into `profiles` in the order they are tried (priority, then file order).
+    order: Vec<usize>,
+}
+
+impl ProfileSet {
+    /// The built-in profiles (Windows EVTX and EVTX-shaped JSON, Security 4688 process
+    /// creation, Winlogbeat/ECS JSON, generic JSON, syslog).
+    pub fn builtin() -> Self {
+        let mut set = ProfileSet::empty();
+        for (name, text) in BUILTIN {
+            // The built-in files are tested; a failure here is a bug in this repository.
+            if let Err(e) = set.add_file(name, text) {
+                panic!("built-in profile file is invalid: {e}");
+            }
+        }
+        set
+    }
+
+    /// An empty set (tests).
+    pub fn empty() -> Self {
+        ProfileSet {
+            profiles: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    fn reorder(&mut self) {
+        let mut order: Vec<usize> = (0..self.profiles.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.profiles[i].priority));
+        self.order = order;
+    }
+
+    /// Adds the profiles of one file. User files are tried before the built-in ones when
+    /// added with [`ProfileSet::add_file_first`].
+    pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), ProfileError> {
+        let parsed = parse_file(file, text, &self.profiles)?;
+        self.profiles.extend(parsed);
+        self.reorder();
+        Ok(())
+    }
+
+    /// Adds the profiles of one file in front of the existing ones, so they take precedence.
+    pub fn add_file_first(&mut self, file: &str, text: &str) -> Result<(), ProfileError> {
+        let parsed = parse_file(file, text, &self.profiles)?;
+        let rest = std::mem::take(&mut self.profiles);
+        self.profiles = parsed;
+        self.profiles.extend(rest);
+        self.reorder();
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    pub fn get(&self, idx: usize) -> &Profile {
+        &self.profiles[idx]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.iter()
+    }
+
+    /// Picks the profile for an event and derives its logsource. Returns the index of the
+    /// last profile (the catch-all) when no other applies.
+    pub fn classify(&self, source: SourceKind, data: &Value) -> (usize, Logsource) {
+        for &i in &self.order {
+            let p = &self.profiles[i];
+            if p.sources.contains(&source) && p.when.holds(data, None) {
+                return (i, p.logsource(data));
+            }
+        }
+        (
+            self.order.last().copied().unwrap_or(0),
+            Logsource::default(),
+        )
+    }
+}
+
+fn parse_file(file: &str, text: &str, known: &[Profile]) -> Result<Vec<Profile>, ProfileError> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| ProfileError::Yaml {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut out: Vec<Profile> = Vec::new();
+    for doc in docs {
+        let Some(list) = doc["profiles"].as_vec() else {
+            return Err(ProfileError::Yaml {
+                file: file.into(),
+                message: "expected a top-level `profiles:` list".into(),
+            });
+        };
+        for item in list {
+            let p = parse_profile(file, item, known, &out)?;
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn strs(y: &Yaml) -> Vec<String> {
+    match y {
+        Yaml::Array(a) => a.iter().filter_map(scalar).collect(),
+        other => scalar(other).into_iter().collect(),
+    }
+}
+
+fn scalar(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn paths(y: &Yaml) -> Vec<Path> {
+    strs(y).iter().map(|s| Path::parse(s)).collect()
+}
+
+fn parse_conditions(y: &Yaml) -> Conditions {
+    let mut c = Conditions::default();
+    if let Some(h) = y.as_hash() {
+        for (k, v) in h {
+            let Some(k) = scalar(k) else { continue };
+            let vals: Vec<String> = match v {
+                Yaml::String(s) if s == "*" => vec![],
+                other => strs(other).into_iter().map(|s| s.to_lowercase()).collect(),
+            };
+            if k == "service" {
+                c.services = vals;
+            } else {
+                c.checks.push((Path::parse(&k), vals));
+            }
+        }
+    }
+    c
+}
+
+fn parse_derive(y: &Yaml) -> Derive {
+    match y {
+        Yaml::BadValue | Yaml::Null => Derive::None,
+        Yaml::Hash(_) => {
+            let mut map = HashMap::new();
+            if let Some(h) = y["map"].as_hash() {
+                for (k, v) in h {
+                    if let (Some(k), Some(v)) = (scalar(k), scalar(v)) {
+                        map.insert(k.to_lowercase(), Arc::from(v.as_str()));
+                    }
+                }
+            }
+            let default = match &y["default"] {
+                Yaml::String(s) if s == "$value" => Some(Arc::from("")),
+                other => scalar(other).map(|s| Arc::from(s.as_str())),
+            };
+            match scalar(&y["path"]) {
+                Some(p) => Derive::FromPath {
+                    path: Path::parse(&p),
+                    map,
+                    default,
+                },
+                None => Derive::None,
+            }
+        }
+        other => scalar(other).map_or(Derive::None, |s| Derive::Const(Arc::from(s.as_str()))),
+    }
+}
+
+fn parse_profile(
+    file: &str,
+    y: &Yaml,
+    known: &[Profile],
+    same_file: &[Profile],
+) -> Result<Profile, ProfileError> {
+    let name = scalar(&y["name"]).ok_or_else(|| ProfileError::Invalid {
+        file: file.into(),
+        profile: "?".into(),
+        message: "missing `name`".into(),
+    })?;
+    let invalid = |message: String| ProfileError::Invalid {
+        file: file.into(),
+        profile: name.clone(),
+        message,
+    };
+    let mut p = if let Some(parent) = scalar(&y["extends"]) {
+        same_file
+            .iter()
+            .rev()
+            .chain(known.iter())
+            .find(|p| p.name == parent)
+            .cloned()
+            .ok_or_else(|| ProfileError::UnknownParent {
+                file: file.into(),
+                profile: name.clone(),
+                parent,
+            })?
+    } else {
+        Profile {
+            name: String::new(),
+            priority: 0,
+            sources: vec![],
+            when: Conditions::default(),
+            product: Derive::None,
+            service: Derive::None,
+            categories: vec![],
+            field_map: HashMap::new(),
+            field_search: vec!["{}".into()],
+            keyword_roots: vec![],
+            timestamp: vec![],
+            host: vec![],
+            channel: vec![],
+            event_id: vec![],
+            record_id: vec![],
+        }
+    };
+    p.name = name.clone();
+    p.priority = match &y["priority"] {
+        Yaml::Integer(i) => *i,
+        Yaml::BadValue => p.priority,
+        _ => return Err(invalid("`priority` must be an integer".into())),
+    };
+    let sources = strs(&y["source"]);
+    if !sources.is_empty() {
+        p.sources = sources
+            .iter()
+            .map(|s| {
+                SourceKind::from_name(s).ok_or_else(|| invalid(format!("unknown source `{s}`")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if p.sources.is_empty() {
+        return Err(invalid("missing `source`".into()));
+    }
+    if !y["when"].is_badvalue() {
+        p.when = parse_conditions(&y["when"]);
+    }
+    let ls = &y["logsource"];
+    if !ls["product"].is_badvalue() {
+        p.product = parse_derive(&ls["product"]);
+    }
+    if !ls["service"].is_badvalue() {
+        p.service = parse_derive(&ls["service"]);
+    }
+    if let Some(cats) = ls["categories"].as_vec() {
+        p.categories.clear();
+        for c in cats {
+            let n = scalar(&c["name"]).ok_or_else(|| invalid("category without `name`".into()))?;
+            p.categories
+                .push((Arc::from(n.as_str()), parse_conditions(&c["when"])));
+        }
+    }
+    let fields = &y["fields"];
+    if let Some(h) = fields["map"].as_hash() {
+        for (k, v) in h {
+            if let Some(k) = scalar(k) {
+                p.field_map.insert(k, paths(v));
+            }
+        }
+    }
+    if !fields["search"].is_badvalue() {
+        p.field_search = strs(&fields["search"]);
+    }
+    if !fields["keywords"].is_badvalue() {
+        p.keyword_roots = paths(&fields["keywords"]);
+    }
+    let meta = &y["meta"];
+    for (key, slot) in [
+        ("timestamp", &mut p.timestamp),
+        ("host", &mut p.host),
+        ("channel", &mut p.channel),
+        ("event_id", &mut p.event_id),
+        ("record_id", &mut p.record_id),
+    ] {
+        if !meta[key].is_badvalue() {
+            *slot = paths(&meta[key]);
+        }
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn classify(source: SourceKind, data: Value) -> (String, String) {
+        let set = ProfileSet::builtin();
+        let (i, ls) = set.classify(source, &data);
+        (set.get(i).name.clone(), ls.to_string())
+    }
+
+    fn sys(channel: &str, id: Value) -> Value {
+        json!({"Event": {"System": {"Channel": channel, "EventID": id}, "EventData": {}}})
+    }
+
+    #[test]
+    fn windows_logsources() {
+        let cases = [
+            (
+                sys("Microsoft-Windows-Sysmon/Operational", json!(1)),
+                "windows-evtx",
+                "windows/sysmon/process_creation",
+            ),
+            (
+                sys("Security", json!(4688)),
+                "windows-security-4688",
+                "windows/security/process_creation",
+            ),
+            (
+                sys(
+                    "Security",
+                    json!({"#text": 4624, "#attributes": {"Qualifiers": 0}}),
+                ),
+                "windows-evtx",
+                "windows/security/*",
+            ),
+            (
+                sys("Microsoft-Windows-Sysmon/Operational", json!(13)),
+                "windows-evtx",
+                "windows/sysmon/registry_event,registry_set",
+            ),
+            (
+                sys("Microsoft-Windows-PowerShell/Operational", json!(4104)),
+                "windows-evtx",
+                "windows/powershell/ps_script",
+            ),
+            (sys("Some/Unknown", json!(1)), "windows-evtx", "windows/*/*"),
+        ];
+        for (data, profile, ls) in cases {
+            let got = classify(SourceKind::Evtx, data.clone());
+            assert_eq!(got, (profile.to_string(), ls.to_string()), "{data}");
+        }
+    }
+
+    #[test]
+    fn registry_add_needs_event_type() {
+        let mut d = sys("Microsoft-Windows-Sysmon/Operational", json!(12));
+        d["Event"]["EventData"]["EventType"] = json!("CreateKey");
+        assert_eq!(
+            classify(SourceKind::Evtx, d).1,
+            "windows/sysmon/registry_event,registry_add"
+        );
+    }
+
+    #[test]
+    fn ecs_and_generic_json() {
+        let ecs = json!({"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1},
+                         "event": {"code": "1"}, "process": {"command_line": "x"}});
+        assert_eq!(
+            classify(SourceKind::Json, ecs),
+            (
+                "winlogbeat-ecs".into(),
+                "windows/sysmon/process_creation".into()
+            )
+        );
+        let evtx_json = sys("Security", json!(4688));
+        assert_eq!(
+            classify(SourceKind::Json, evtx_json).0,
+            "windows-security-4688"
+        );
+        assert_eq!(classify(SourceKind::Json, json!({"a": 1})).0, "json");
+        assert_eq!(
+            classify(SourceKind::Syslog, json!({"message": "x"})).0,
+            "syslog"
+        );
+    }
+
+    #[test]
+    fn field_resolution() {
+        let set = ProfileSet::builtin();
+        let evtx = set
+            .iter()
+            .find(|p| p.name == "windows-evtx")
+            .expect("profile");
+        let s = |v: Vec<Path>| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            s(evtx.resolve("Image")),
+            [
+                "Event.EventData.Image",
+                "Event.UserData.*.Image",
+                "Event.System.Image"
+            ]
+        );
+        assert_eq!(s(evtx.resolve("EventID")), ["Event.System.EventID"]);
+        let sec = set
+            .iter()
+            .find(|p| p.name == "windows-security-4688")
+            .expect("profile");
+        assert_eq!(s(sec.resolve("Image")), ["Event.EventData.NewProcessName"]);
+        let ecs = set
+            .iter()
+            .find(|p| p.name == "winlogbeat-ecs")
+            .expect("profile");
+        assert_eq!(s(ecs.resolve("CommandLine"))[0], "process.command_line");
+        let json = set.iter().find(|p| p.name == "json").expect("profile");
+        assert_eq!(s(json.resolve("a.b")), ["a\\.b", "a.b"]);
+    }
+
+    #[test]
+    fn user_profiles_take_precedence_and_errors_are_clear() {
+        let mut set = ProfileSet::builtin();
+        set.add_file_first(
+            "mine.yml",
+            "profiles:\n  - name: fw\n    source: json\n    when: {vendor: acme}\n    logsource: {product: acme, service: firewall}\n",
+        )
+        .expect("valid");
+        let (i, ls) = set.classify(SourceKind::Json, &json!({"vendor": "ACME"}));
+        assert_eq!(
+            (set.get(i).name.as_str(), ls.to_string().as_str()),
+            ("fw", "acme/firewall/*")
+        );
+        let err = set
+            .add_file("bad.yml", "profiles:\n  - name: x\n    source: tape\n")
+            .expect_err("invalid source");
+        assert_eq!(err.to_string(), "bad.yml: profile x: unknown source `tape`");
+        let err = set
+            .add_file("bad.yml", "profiles:\n  - name: y\n    extends: nope\n")
+            .expect_err("unknown parent");
+        assert!(err.to_string().contains("extends unknown profile nope"));
+    }
+}

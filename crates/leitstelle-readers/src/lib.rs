@@ -1,0 +1,1 @@
+//! File readers. Work in progress.
