@@ -175,7 +175,15 @@ impl Profile {
         }
         let mut out: Vec<Path> = Vec::new();
         for t in &self.field_search {
-            let p = if t == "{}" {
+            let p = if t.contains("{spaced}") {
+                // Windows event data names with spaces (`Threat Name`) are written without
+                // them in Sigma (`ThreatName`): split CamelCase into words.
+                let spaced = spaced(field);
+                if spaced == field {
+                    continue;
+                }
+                Path::parse(&t.replace("{spaced}", &spaced))
+            } else if t == "{}" {
                 // A flat key first (JSON with dotted keys), then the dotted path.
                 let k = Path::key(field);
                 if !out.contains(&k) {
@@ -215,6 +223,20 @@ impl Profile {
             .iter()
             .find_map(|p| p.lookup(data).and_then(scalar_text).map(|c| c.into_owned()))
     }
+}
+
+/// Splits a CamelCase name into words: `ThreatName` -> `Threat Name`, `FWLink` -> `FWLink`.
+fn spaced(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    let mut prev: Option<char> = None;
+    for c in field.chars() {
+        if c.is_uppercase() && prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+            out.push(' ');
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
 }
 
 /// An ordered set of profiles; the first that applies to an event is used.

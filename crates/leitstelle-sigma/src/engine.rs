@@ -1,0 +1,772 @@
+//! The compiled matcher: every loaded rule compiled together.
+//!
+//! - Identical tests (same field, same matcher) become one shared predicate.
+//! - Rules are routed by logsource: an event is tested only against the rules its logsource
+//!   admits. The set of rules for one event logsource (a *bucket*) is built on first use and
+//!   cached.
+//! - In a bucket, all string tests on one field are matched in one pass with Aho-Corasick
+//!   automata (case-insensitive and cased), regexes with one `RegexSet` per field; wildcard
+//!   patterns are prefiltered by their longest literal and verified on a hit.
+//! - A rule's condition is evaluated only when one of its positive predicates hit, unless its
+//!   condition can be true without any (for example `not filter`): such rules are evaluated for
+//!   every event of their bucket.
+//! - The remaining tests (null, exists, numbers, CIDR, field references, time parts, `neq`)
+//!   are evaluated lazily when a condition needs them, with the reference semantics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aho_corasick::AhoCorasick;
+use leitstelle_event::{Event, Logsource, Path, Value};
+use leitstelle_profile::ProfileSet;
+use regex::RegexSet;
+
+use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
+use crate::rule::{Expr, Rule};
+use crate::value::{Matcher, Shape, fold};
+
+type PredId = u32;
+type FieldId = u32;
+
+/// Index of the keyword pseudo-field (field-less searches).
+const KEYWORDS: FieldId = 0;
+
+#[derive(Clone, Debug)]
+enum CExpr {
+    Pred(PredId),
+    Not(Box<CExpr>),
+    And(Vec<CExpr>),
+    Or(Vec<CExpr>),
+    AtLeast(usize, Vec<CExpr>),
+}
+
+#[derive(Debug)]
+struct Pred {
+    field: FieldId,
+    matcher: Matcher,
+    /// Matched in the per-field scan (automaton or regex set) rather than lazily.
+    scanned: bool,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    cond: CExpr,
+    /// Scanned predicates that occur positively; a hit on one makes the rule a candidate.
+    triggers: Vec<PredId>,
+    /// The condition can hold with every trigger false: evaluate for every routed event.
+    always: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NeedleKind {
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+    /// Verify the whole pattern.
+    Glob,
+}
+
+#[derive(Debug, Default)]
+struct Automaton {
+    ac: Option<AhoCorasick>,
+    /// Per automaton pattern: the predicates it stands for.
+    targets: Vec<Vec<(PredId, NeedleKind)>>,
+}
+
+#[derive(Debug)]
+struct FieldScan {
+    field: FieldId,
+    folded: Automaton,
+    cased: Automaton,
+    regex: Option<(RegexSet, Vec<PredId>)>,
+}
+
+/// The compiled rules that apply to one event logsource.
+#[derive(Debug)]
+struct Bucket {
+    always: Vec<u32>,
+    scans: Vec<FieldScan>,
+    /// Scanned predicate -> rules of this bucket it triggers.
+    triggers: HashMap<PredId, Vec<u32>>,
+    rules: usize,
+}
+
+/// All rules compiled together. Cheap to share between threads (`Arc<Engine>`); each thread
+/// matches with its own [`Scratch`].
+pub struct Engine {
+    rules: Vec<Arc<Rule>>,
+    compiled: Vec<CompiledRule>,
+    preds: Vec<Pred>,
+    /// Field names; index 0 is the keyword pseudo-field.
+    fields: Vec<Option<String>>,
+    /// Per rule: the fields it reads (for reporting).
+    rule_fields: Vec<Vec<FieldId>>,
+    /// [profile][field] -> candidate paths.
+    paths: Vec<Vec<Vec<Path>>>,
+    keyword_roots: Vec<Vec<Path>>,
+    buckets: Mutex<HashMap<Logsource, Arc<Bucket>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.rules.len())
+            .field("predicates", &self.preds.len())
+            .field("fields", &self.fields.len())
+            .finish()
+    }
+}
+
+/// Per-thread matching state: hit marks, memos and the thread's bucket cache.
+#[derive(Default)]
+pub struct Scratch {
+    stamp: u32,
+    hit: Vec<u32>,
+    memo_stamp: Vec<u32>,
+    memo: Vec<bool>,
+    rule_stamp: Vec<u32>,
+    glob_seen: Vec<u32>,
+    value_stamp: u32,
+    candidates: Vec<u32>,
+    cache: HashMap<Logsource, Arc<Bucket>>,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch::default()
+    }
+
+    fn reset(&mut self, preds: usize, rules: usize) {
+        if self.hit.len() < preds {
+            self.hit.resize(preds, 0);
+            self.memo_stamp.resize(preds, 0);
+            self.memo.resize(preds, false);
+            self.glob_seen.resize(preds, 0);
+        }
+        if self.rule_stamp.len() < rules {
+            self.rule_stamp.resize(rules, 0);
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Wrapped: clear every mark so old stamps cannot alias.
+            self.hit.iter_mut().for_each(|x| *x = 0);
+            self.memo_stamp.iter_mut().for_each(|x| *x = 0);
+            self.rule_stamp.iter_mut().for_each(|x| *x = 0);
+            self.stamp = 1;
+        }
+        self.candidates.clear();
+    }
+}
+
+/// Kleene three-valued logic for the trigger analysis.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    False,
+    True,
+    Unknown,
+}
+
+impl Engine {
+    /// Compiles rules for the given profiles.
+    pub fn compile(rules: Vec<Rule>, profiles: &ProfileSet) -> Engine {
+        let mut fields: Vec<Option<String>> = vec![None];
+        let mut field_ids: HashMap<String, FieldId> = HashMap::new();
+        let mut preds: Vec<Pred> = Vec::new();
+        let mut pred_ids: HashMap<(FieldId, String), PredId> = HashMap::new();
+        let mut compiled = Vec::with_capacity(rules.len());
+        let mut rule_fields = Vec::with_capacity(rules.len());
+
+        let mut field_id = |name: &str, fields: &mut Vec<Option<String>>| -> FieldId {
+            *field_ids.entry(name.to_string()).or_insert_with(|| {
+                fields.push(Some(name.to_string()));
+                (fields.len() - 1) as FieldId
+            })
+        };
+
+        for rule in &rules {
+            let mut used = Vec::new();
+            for f in rule.fields_used() {
+                used.push(field_id(&f, &mut fields));
+            }
+            rule_fields.push(used);
+            // Compile searches into expressions over predicates.
+            let mut search_exprs = Vec::with_capacity(rule.searches.len());
+            for s in &rule.searches {
+                let mut alts = Vec::new();
+                for alt in &s.alternatives {
+                    let mut items = Vec::new();
+                    for item in alt {
+                        let fid = match &item.field {
+                            Some(f) => field_id(f, &mut fields),
+                            None => KEYWORDS,
+                        };
+                        let mut values = Vec::new();
+                        for alts in &item.values {
+                            let mut ors = Vec::new();
+                            for m in alts {
+                                if let Matcher::FieldRef { field, .. } = m {
+                                    field_id(field, &mut fields);
+                                }
+                                let key = (fid, m.key());
+                                let id = *pred_ids.entry(key).or_insert_with(|| {
+                                    let scanned = is_scannable(m);
+                                    preds.push(Pred {
+                                        field: fid,
+                                        matcher: m.clone(),
+                                        scanned,
+                                    });
+                                    (preds.len() - 1) as PredId
+                                });
+                                ors.push(CExpr::Pred(id));
+                            }
+                            values.push(simplify_or(ors));
+                        }
+                        items.push(if item.all {
+                            simplify_and(values)
+                        } else {
+                            simplify_or(values)
+                        });
+                    }
+                    alts.push(simplify_and(items));
+                }
+                search_exprs.push(simplify_or(alts));
+            }
+            let cond = lower(&rule.condition, &search_exprs);
+            let mut triggers = Vec::new();
+            positive_scanned(&cond, true, &preds, &mut triggers);
+            triggers.sort_unstable();
+            triggers.dedup();
+            let always = tri(&cond, &triggers) != Tri::False;
+            compiled.push(CompiledRule {
+                cond,
+                triggers,
+                always,
+            });
+        }
+
+        let paths = profiles
+            .iter()
+            .map(|p| {
+                fields
+                    .iter()
+                    .map(|f| f.as_deref().map(|f| p.resolve(f)).unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        let keyword_roots = profiles.iter().map(|p| p.keyword_roots.clone()).collect();
+        Engine {
+            rules: rules.into_iter().map(Arc::new).collect(),
+            compiled,
+            preds,
+            fields,
+            rule_fields,
+            paths,
+            keyword_roots,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn rules(&self) -> &[Arc<Rule>] {
+        &self.rules
+    }
+
+    pub fn rule(&self, idx: usize) -> &Rule {
+        &self.rules[idx]
+    }
+
+    /// Number of distinct predicates after sharing.
+    pub fn predicate_count(&self) -> usize {
+        self.preds.len()
+    }
+
+    /// The Sigma field names a rule reads.
+    pub fn rule_field_names(&self, idx: usize) -> impl Iterator<Item = &str> {
+        self.rule_fields[idx]
+            .iter()
+            .filter_map(|f| self.fields[*f as usize].as_deref())
+    }
+
+    /// The values of a Sigma field in an event, as text (for reporting).
+    pub fn field_text(&self, event: &Event, field: &str) -> Option<String> {
+        let profile = event.profile.min(self.paths.len().saturating_sub(1));
+        let fid = self
+            .fields
+            .iter()
+            .position(|f| f.as_deref() == Some(field))?;
+        let vals = field_values(self.paths.get(profile)?.get(fid)?, &event.data);
+        let texts: Vec<String> = vals
+            .items
+            .iter()
+            .filter_map(|v| text(v).map(|t| t.into_owned()))
+            .collect();
+        if texts.is_empty() {
+            None
+        } else {
+            Some(texts.join(", "))
+        }
+    }
+
+    fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
+        if let Some(b) = scratch.cache.get(ls) {
+            return b.clone();
+        }
+        let b = {
+            let mut shared = match self.buckets.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            shared
+                .entry(ls.clone())
+                .or_insert_with(|| Arc::new(self.build_bucket(ls)))
+                .clone()
+        };
+        scratch.cache.insert(ls.clone(), b.clone());
+        b
+    }
+
+    fn build_bucket(&self, ls: &Logsource) -> Bucket {
+        let mut rules = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            let l = &r.logsource;
+            if ls.admits(
+                l.product.as_deref(),
+                l.category.as_deref(),
+                l.service.as_deref(),
+            ) {
+                rules.push(i as u32);
+            }
+        }
+        let mut always = Vec::new();
+        let mut triggers: HashMap<PredId, Vec<u32>> = HashMap::new();
+        let mut used_preds: Vec<PredId> = Vec::new();
+        for &r in &rules {
+            let c = &self.compiled[r as usize];
+            if c.always {
+                always.push(r);
+            }
+            for &p in &c.triggers {
+                triggers.entry(p).or_default().push(r);
+            }
+            collect_preds(&c.cond, &mut used_preds);
+        }
+        used_preds.sort_unstable();
+        used_preds.dedup();
+        // Group the scanned predicates by field.
+        let mut by_field: HashMap<FieldId, Vec<PredId>> = HashMap::new();
+        for p in used_preds {
+            let pred = &self.preds[p as usize];
+            if pred.scanned {
+                by_field.entry(pred.field).or_default().push(p);
+            }
+        }
+        let mut fields: Vec<_> = by_field.into_iter().collect();
+        fields.sort_by_key(|(f, _)| *f);
+        let scans = fields
+            .into_iter()
+            .map(|(field, preds)| self.build_scan(field, &preds))
+            .collect();
+        Bucket {
+            always,
+            scans,
+            triggers,
+            rules: rules.len(),
+        }
+    }
+
+    fn build_scan(&self, field: FieldId, preds: &[PredId]) -> FieldScan {
+        let mut folded: (
+            Vec<String>,
+            HashMap<String, usize>,
+            Vec<Vec<(PredId, NeedleKind)>>,
+        ) = Default::default();
+        let mut cased = folded.clone();
+        let mut regexes = Vec::new();
+        let mut regex_preds = Vec::new();
+        for &p in preds {
+            match &self.preds[p as usize].matcher {
+                Matcher::Str(pat) => {
+                    let (needle, kind) = match pat.shape() {
+                        Shape::Exact(s) => (s, NeedleKind::Exact),
+                        Shape::Prefix(s) => (s, NeedleKind::Prefix),
+                        Shape::Suffix(s) => (s, NeedleKind::Suffix),
+                        Shape::Contains(s) => (s, NeedleKind::Contains),
+                        Shape::Glob => match pat.longest_literal() {
+                            Some(s) => (s, NeedleKind::Glob),
+                            None => continue,
+                        },
+                        Shape::Any => continue,
+                    };
+                    let table = if pat.cased { &mut cased } else { &mut folded };
+                    let idx = match table.1.get(needle) {
+                        Some(&i) => i,
+                        None => {
+                            table.0.push(needle.to_string());
+                            table.2.push(Vec::new());
+                            table.1.insert(needle.to_string(), table.0.len() - 1);
+                            table.0.len() - 1
+                        }
+                    };
+                    table.2[idx].push((p, kind));
+                }
+                Matcher::Re(re) => {
+                    regexes.push(re.as_str().to_string());
+                    regex_preds.push(p);
+                }
+                _ => {}
+            }
+        }
+        let build = |t: (
+            Vec<String>,
+            HashMap<String, usize>,
+            Vec<Vec<(PredId, NeedleKind)>>,
+        ),
+                     insensitive: bool| {
+            if t.0.is_empty() {
+                return Automaton::default();
+            }
+            let ac = AhoCorasick::builder()
+                .ascii_case_insensitive(insensitive)
+                .build(&t.0)
+                .ok();
+            Automaton { ac, targets: t.2 }
+        };
+        // Regexes carry their flags inline so one set can hold them all.
+        let regex = if regexes.is_empty() {
+            None
+        } else {
+            regex::RegexSetBuilder::new(&regexes)
+                .size_limit(64 << 20)
+                .build()
+                .ok()
+                .map(|s| (s, regex_preds))
+        };
+        FieldScan {
+            field,
+            folded: build(folded, true),
+            cased: build(cased, false),
+            regex,
+        }
+    }
+
+    /// Indices of the rules that match the event (ascending).
+    pub fn matches(&self, event: &Event, scratch: &mut Scratch) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.matches_into(event, scratch, &mut out);
+        out
+    }
+
+    /// Like [`Engine::matches`], appending to `out`.
+    pub fn matches_into(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        let bucket = self.bucket(&event.logsource, scratch);
+        if bucket.rules == 0 {
+            return;
+        }
+        scratch.reset(self.preds.len(), self.rules.len());
+        let profile = event.profile.min(self.paths.len().saturating_sub(1));
+        let data = &event.data;
+        let paths = &self.paths[profile];
+        let stamp = scratch.stamp;
+        for scan in &bucket.scans {
+            let vals = if scan.field == KEYWORDS {
+                keyword_values(&self.keyword_roots[profile], data)
+            } else {
+                field_values(&paths[scan.field as usize], data)
+            };
+            for v in &vals.items {
+                let Some(t) = text(v) else { continue };
+                self.scan_value(scan, &t, &bucket, scratch);
+            }
+        }
+        // Candidates: always-evaluated rules plus those triggered above.
+        for &r in &bucket.always {
+            if scratch.rule_stamp[r as usize] != stamp {
+                scratch.rule_stamp[r as usize] = stamp;
+                scratch.candidates.push(r);
+            }
+        }
+        let mut candidates = std::mem::take(&mut scratch.candidates);
+        candidates.sort_unstable();
+        for &r in &candidates {
+            let c = &self.compiled[r as usize];
+            if self.eval(&c.cond, paths, profile, data, scratch) {
+                out.push(r as usize);
+            }
+        }
+        scratch.candidates = candidates;
+    }
+
+    fn scan_value(&self, scan: &FieldScan, t: &str, bucket: &Bucket, scratch: &mut Scratch) {
+        scratch.value_stamp = scratch.value_stamp.wrapping_add(1);
+        if scratch.value_stamp == 0 {
+            scratch.glob_seen.iter_mut().for_each(|x| *x = 0);
+            scratch.value_stamp = 1;
+        }
+        if let Some(ac) = &scan.folded.ac {
+            let owned;
+            let folded: &str = if t.is_ascii() {
+                t
+            } else {
+                owned = fold(t);
+                &owned
+            };
+            for m in ac.find_overlapping_iter(folded) {
+                for &(p, kind) in &scan.folded.targets[m.pattern().as_usize()] {
+                    self.needle_hit(p, kind, m.start(), m.end(), folded, true, bucket, scratch);
+                }
+            }
+        }
+        if let Some(ac) = &scan.cased.ac {
+            for m in ac.find_overlapping_iter(t) {
+                for &(p, kind) in &scan.cased.targets[m.pattern().as_usize()] {
+                    self.needle_hit(p, kind, m.start(), m.end(), t, false, bucket, scratch);
+                }
+            }
+        }
+        if let Some((set, preds)) = &scan.regex {
+            for i in set.matches(t).iter() {
+                self.mark(preds[i], bucket, scratch);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn needle_hit(
+        &self,
+        p: PredId,
+        kind: NeedleKind,
+        start: usize,
+        end: usize,
+        t: &str,
+        folded: bool,
+        bucket: &Bucket,
+        scratch: &mut Scratch,
+    ) {
+        if scratch.hit[p as usize] == scratch.stamp {
+            return;
+        }
+        let ok = match kind {
+            NeedleKind::Exact => start == 0 && end == t.len(),
+            NeedleKind::Prefix => start == 0,
+            NeedleKind::Suffix => end == t.len(),
+            NeedleKind::Contains => true,
+            NeedleKind::Glob => {
+                if scratch.glob_seen[p as usize] == scratch.value_stamp {
+                    return;
+                }
+                scratch.glob_seen[p as usize] = scratch.value_stamp;
+                match &self.preds[p as usize].matcher {
+                    // The ASCII fast path searched the unfolded text; fold for verification.
+                    Matcher::Str(pat) if folded => pat.matches(t),
+                    Matcher::Str(pat) => pat.matches_folded(t),
+                    _ => false,
+                }
+            }
+        };
+        if ok {
+            self.mark(p, bucket, scratch);
+        }
+    }
+
+    fn mark(&self, p: PredId, bucket: &Bucket, scratch: &mut Scratch) {
+        let stamp = scratch.stamp;
+        if scratch.hit[p as usize] == stamp {
+            return;
+        }
+        scratch.hit[p as usize] = stamp;
+        if let Some(rules) = bucket.triggers.get(&p) {
+            for &r in rules {
+                if scratch.rule_stamp[r as usize] != stamp {
+                    scratch.rule_stamp[r as usize] = stamp;
+                    scratch.candidates.push(r);
+                }
+            }
+        }
+    }
+
+    fn eval(
+        &self,
+        e: &CExpr,
+        paths: &[Vec<Path>],
+        profile: usize,
+        data: &Value,
+        scratch: &mut Scratch,
+    ) -> bool {
+        match e {
+            CExpr::Pred(p) => self.pred(*p, paths, profile, data, scratch),
+            CExpr::Not(x) => !self.eval(x, paths, profile, data, scratch),
+            CExpr::And(v) => v
+                .iter()
+                .all(|x| self.eval(x, paths, profile, data, scratch)),
+            CExpr::Or(v) => v
+                .iter()
+                .any(|x| self.eval(x, paths, profile, data, scratch)),
+            CExpr::AtLeast(n, v) => {
+                let mut count = 0;
+                for x in v {
+                    if self.eval(x, paths, profile, data, scratch) {
+                        count += 1;
+                        if count >= *n {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    fn pred(
+        &self,
+        p: PredId,
+        paths: &[Vec<Path>],
+        profile: usize,
+        data: &Value,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let i = p as usize;
+        let pred = &self.preds[i];
+        if pred.scanned {
+            return scratch.hit[i] == scratch.stamp;
+        }
+        if scratch.memo_stamp[i] == scratch.stamp {
+            return scratch.memo[i];
+        }
+        let vals = if pred.field == KEYWORDS {
+            keyword_values(&self.keyword_roots[profile], data)
+        } else {
+            field_values(&paths[pred.field as usize], data)
+        };
+        let mut lookup = |f: &str| -> Values<'_> {
+            match self.fields.iter().position(|x| x.as_deref() == Some(f)) {
+                Some(fid) => field_values(&paths[fid], data),
+                None => Values::default(),
+            }
+        };
+        let r = eval_matcher(&pred.matcher, &vals, &mut lookup);
+        scratch.memo_stamp[i] = scratch.stamp;
+        scratch.memo[i] = r;
+        r
+    }
+}
+
+fn is_scannable(m: &Matcher) -> bool {
+    match m {
+        Matcher::Str(p) => match p.shape() {
+            Shape::Exact(s) | Shape::Prefix(s) | Shape::Suffix(s) | Shape::Contains(s) => {
+                !s.is_empty()
+            }
+            Shape::Glob => p.longest_literal().is_some_and(|s| !s.is_empty()),
+            Shape::Any => false,
+        },
+        Matcher::Re(_) => true,
+        _ => false,
+    }
+}
+
+fn simplify_or(mut v: Vec<CExpr>) -> CExpr {
+    if v.len() == 1 {
+        v.remove(0)
+    } else {
+        CExpr::Or(v)
+    }
+}
+
+fn simplify_and(mut v: Vec<CExpr>) -> CExpr {
+    if v.len() == 1 {
+        v.remove(0)
+    } else {
+        CExpr::And(v)
+    }
+}
+
+fn lower(e: &Expr, searches: &[CExpr]) -> CExpr {
+    match e {
+        Expr::Search(i) => searches[*i].clone(),
+        Expr::Not(x) => CExpr::Not(Box::new(lower(x, searches))),
+        Expr::And(v) => simplify_and(v.iter().map(|x| lower(x, searches)).collect()),
+        Expr::Or(v) => simplify_or(v.iter().map(|x| lower(x, searches)).collect()),
+        Expr::AtLeast(n, v) => CExpr::AtLeast(*n, v.iter().map(|x| lower(x, searches)).collect()),
+    }
+}
+
+fn positive_scanned(e: &CExpr, positive: bool, preds: &[Pred], out: &mut Vec<PredId>) {
+    match e {
+        CExpr::Pred(p) => {
+            if positive && preds[*p as usize].scanned {
+                out.push(*p)
+            }
+        }
+        CExpr::Not(x) => positive_scanned(x, !positive, preds, out),
+        CExpr::And(v) | CExpr::Or(v) | CExpr::AtLeast(_, v) => v
+            .iter()
+            .for_each(|x| positive_scanned(x, positive, preds, out)),
+    }
+}
+
+fn collect_preds(e: &CExpr, out: &mut Vec<PredId>) {
+    match e {
+        CExpr::Pred(p) => out.push(*p),
+        CExpr::Not(x) => collect_preds(x, out),
+        CExpr::And(v) | CExpr::Or(v) | CExpr::AtLeast(_, v) => {
+            v.iter().for_each(|x| collect_preds(x, out))
+        }
+    }
+}
+
+/// Evaluates with the triggers false and every other predicate unknown.
+fn tri(e: &CExpr, triggers: &[PredId]) -> Tri {
+    match e {
+        CExpr::Pred(p) => {
+            if triggers.binary_search(p).is_ok() {
+                Tri::False
+            } else {
+                Tri::Unknown
+            }
+        }
+        CExpr::Not(x) => match tri(x, triggers) {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        },
+        CExpr::And(v) => {
+            let mut r = Tri::True;
+            for x in v {
+                match tri(x, triggers) {
+                    Tri::False => return Tri::False,
+                    Tri::Unknown => r = Tri::Unknown,
+                    Tri::True => {}
+                }
+            }
+            r
+        }
+        CExpr::Or(v) => {
+            let mut r = Tri::False;
+            for x in v {
+                match tri(x, triggers) {
+                    Tri::True => return Tri::True,
+                    Tri::Unknown => r = Tri::Unknown,
+                    Tri::False => {}
+                }
+            }
+            r
+        }
+        CExpr::AtLeast(n, v) => {
+            let (mut t, mut u) = (0, 0);
+            for x in v {
+                match tri(x, triggers) {
+                    Tri::True => t += 1,
+                    Tri::Unknown => u += 1,
+                    Tri::False => {}
+                }
+            }
+            if t >= *n {
+                Tri::True
+            } else if t + u >= *n {
+                Tri::Unknown
+            } else {
+                Tri::False
+            }
+        }
+    }
+}
