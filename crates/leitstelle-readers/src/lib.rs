@@ -1,1 +1,377 @@
-//! File readers. Work in progress.
+//! File readers for `leitstelle hunt`: turn files on disk into [`Event`]s.
+//!
+//! A DFIR run points hunt at a folder of collected logs. [`discover`] walks it and tells each
+//! file's type from its content ([`sniff`]); [`read_file`] then streams one file's records as
+//! events, classified by the [`ProfileSet`] (profile and Sigma logsource) and timestamped, to
+//! a sink. Hunt calls [`read_file`] from its worker threads, one file per task.
+//!
+//! Formats:
+//! - **EVTX** (magic `ElfFile\0`), through the `evtx` crate, one 64 KiB chunk at a time. Each
+//!   record becomes an event of [`SourceKind::Evtx`] whose tree is the record's JSON
+//!   rendering (`Event.System.*`, `Event.EventData.*`), time the record time, origin the
+//!   `EventRecordID`.
+//! - **JSON**: NDJSON, pretty-printed objects one after another (`jq .`, `evtx_dump -o
+//!   json`), or a document of arrays of objects; Winlogbeat/ECS and EVTX-shaped
+//!   (`{"Event": {"System": …}}`) objects alike. Time from the profile's `meta.timestamp`
+//!   paths ([`parse_timestamp`]).
+//! - **Syslog** text, one message per line (`leitstelle-syslog`); RFC 3164 timestamps get the
+//!   year of the file's modification time.
+//! - Any of these **gzip**-compressed (decompressed as a stream).
+//!
+//! Nothing is dropped silently: a file, chunk, record or line that cannot be read becomes a
+//! [`ReadError`] in the same stream ([`Item::Error`]), with file and position, and is counted
+//! in the [`FileStats`]; reading goes on with the next record. Memory stays bounded whatever
+//! the input: lines and records over [`ReadOptions::max_record_bytes`] are skipped without
+//! being held, EVTX is read chunk by chunk, and a panic inside the EVTX parser ends only that
+//! file.
+//!
+//! ```
+//! use std::ops::ControlFlow;
+//! use leitstelle_profile::ProfileSet;
+//! use leitstelle_readers::{discover, read_file, Item, ReadOptions};
+//!
+//! let dir = std::env::temp_dir().join(format!("leitstelle-readers-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(dir.join("a.json"), "{\"@timestamp\": \"2024-05-01T10:00:00Z\", \"msg\": \"hi\"}\nnot json\n")?;
+//!
+//! let (jobs, errors) = discover(&[dir.clone()]);
+//! assert!(errors.is_empty());
+//! let profiles = ProfileSet::builtin();
+//! let mut events = Vec::new();
+//! let mut problems = Vec::new();
+//! let stats = read_file(&jobs[0], &ReadOptions::default(), &profiles, &mut |item| {
+//!     match item {
+//!         Item::Event(e) => events.push(e),
+//!         Item::Error(e) => problems.push(e.to_string()),
+//!     }
+//!     ControlFlow::Continue(())
+//! });
+//! assert_eq!((stats.records, stats.events, stats.errors), (2, 1, 1));
+//! assert_eq!(events[0].timestamp, Some(1_714_557_600_000_000_000));
+//! assert!(problems[0].ends_with("a.json:line 2: invalid JSON: expected ident at line 1 column 2"));
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! **Invariant:** no global state; the clock is read only when neither
+//! [`ReadOptions::year_hint`] nor the file's modification time gives a year.
+//!
+//! Not yet: splitting one large file into several tasks (EVTX by chunk ranges, NDJSON by
+//! byte ranges at line starts) so a single huge file does not keep one worker busy alone;
+//! today a file is the unit of parallelism. Zip archives and UTF-16 text are reported as
+//! unsupported.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use chrono::Datelike;
+use flate2::read::MultiGzDecoder;
+use leitstelle_event::{Event, Origin, Raw, SourceKind, Value};
+use leitstelle_profile::{Profile, ProfileSet};
+
+mod detect;
+mod error;
+mod evtx;
+mod gzseek;
+mod json;
+mod lines;
+mod syslog;
+mod time;
+
+pub use detect::{SNIFF_BYTES, discover, sniff};
+pub use error::{Location, ReadError, ReadErrorKind};
+pub use time::parse_timestamp;
+
+/// The default of [`ReadOptions::max_record_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// The type of a file's content, as told by [`sniff`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    Evtx,
+    Json,
+    Syslog,
+    /// Gzip-compressed; the type inside is sniffed after decompression. A [`FileJob`] from
+    /// [`discover`] never has this kind (it has [`Compression::Gzip`] and the inner kind).
+    Gzip,
+    /// None of the above (binary). A [`FileJob`] from [`discover`] never has this kind.
+    Unknown,
+}
+
+impl FileKind {
+    /// A stable lowercase name for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Evtx => "evtx",
+            FileKind::Json => "json",
+            FileKind::Syslog => "syslog",
+            FileKind::Gzip => "gzip",
+            FileKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a file is compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+}
+
+/// One file to read, as found by [`discover`] or [`FileJob::detect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileJob {
+    pub path: PathBuf,
+    /// The format of the (decompressed) content. A job built by hand with
+    /// [`FileKind::Gzip`] or [`FileKind::Unknown`] is detected again when read.
+    pub kind: FileKind,
+    pub compression: Compression,
+    /// Size on disk in bytes, when found.
+    pub size: u64,
+}
+
+/// How files are read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// The tenant of every event read.
+    pub tenant: Arc<str>,
+    /// The largest line, JSON record or whole JSON document (a file that is one array) held
+    /// in memory; a larger one is a [`ReadErrorKind::TooLarge`] error and is skipped.
+    pub max_record_bytes: usize,
+    /// The year of RFC 3164 syslog timestamps, which have none. `None`: the year of the
+    /// file's modification time, else the current year.
+    pub year_hint: Option<i32>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            tenant: Arc::from(leitstelle_event::DEFAULT_TENANT),
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            year_hint: None,
+        }
+    }
+}
+
+/// What [`read_file`] hands its sink: an event, or a problem with the file or a record.
+#[derive(Debug)]
+pub enum Item {
+    Event(Event),
+    Error(ReadError),
+}
+
+/// Counters of one [`read_file`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Records met: events plus records (lines, elements, EVTX records) that failed. Blank
+    /// lines are not records.
+    pub records: u64,
+    /// Events handed to the sink.
+    pub events: u64,
+    /// Errors handed to the sink (of records, and of the file as a whole).
+    pub errors: u64,
+    /// Bytes read from the file on disk (compressed bytes for gzip; for EVTX the file size
+    /// once it was read through).
+    pub bytes: u64,
+    /// The sink asked to stop before the end of the file.
+    pub stopped: bool,
+}
+
+/// Reads one file and hands every event and error to `sink`, in file order, until the end
+/// of the file or until `sink` returns [`ControlFlow::Break`]. Never panics on bad input:
+/// everything that goes wrong is an [`Item::Error`].
+pub fn read_file(
+    job: &FileJob,
+    opts: &ReadOptions,
+    profiles: &ProfileSet,
+    sink: &mut dyn FnMut(Item) -> ControlFlow<()>,
+) -> FileStats {
+    let mut ctx = Ctx {
+        path: &job.path,
+        opts,
+        profiles,
+        sink,
+        origin: Arc::from(job.path.to_string_lossy().as_ref()),
+        stats: FileStats::default(),
+    };
+    let redetected;
+    let job = if matches!(job.kind, FileKind::Gzip | FileKind::Unknown) {
+        match FileJob::detect(&job.path) {
+            Ok(j) => {
+                redetected = j;
+                &redetected
+            }
+            Err(e) => {
+                let _ = ctx.deliver(Item::Error(e));
+                return ctx.stats;
+            }
+        }
+    } else {
+        job
+    };
+    let file = match File::open(&job.path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = ctx.error(Location::File, ReadErrorKind::Io(e));
+            return ctx.stats;
+        }
+    };
+    let meta = file.metadata().ok();
+    let counted = Rc::new(Cell::new(0u64));
+    match (job.kind, job.compression) {
+        (FileKind::Evtx, Compression::None) => {
+            evtx::read(&mut ctx, file);
+            counted.set(meta.as_ref().map_or(job.size, |m| m.len()));
+        }
+        (FileKind::Evtx, Compression::Gzip) => {
+            drop(file);
+            match gzseek::GzSeek::open(job.path.clone()) {
+                Ok(gz) => evtx::read(&mut ctx, gz),
+                Err(e) => {
+                    let _ = ctx.error(Location::File, ReadErrorKind::Io(e));
+                }
+            }
+            counted.set(meta.as_ref().map_or(job.size, |m| m.len()));
+        }
+        (kind, compression) => {
+            let counting = Counting {
+                inner: file,
+                count: Rc::clone(&counted),
+            };
+            let mut reader: Box<dyn BufRead> = match compression {
+                Compression::None => Box::new(BufReader::with_capacity(64 * 1024, counting)),
+                Compression::Gzip => Box::new(BufReader::with_capacity(
+                    64 * 1024,
+                    MultiGzDecoder::new(BufReader::new(counting)),
+                )),
+            };
+            match kind {
+                FileKind::Json => json::read(&mut ctx, &mut reader),
+                FileKind::Syslog => {
+                    let year = opts
+                        .year_hint
+                        .or_else(|| {
+                            let mtime = meta.as_ref()?.modified().ok()?;
+                            Some(chrono::DateTime::<chrono::Utc>::from(mtime).year())
+                        })
+                        .unwrap_or_else(|| chrono::Utc::now().year());
+                    syslog::read(&mut ctx, &mut reader, year)
+                }
+                // Handled above (redetected), or impossible after detection.
+                FileKind::Evtx | FileKind::Gzip | FileKind::Unknown => {
+                    let _ = ctx.error(Location::File, ReadErrorKind::UnknownFormat);
+                }
+            }
+        }
+    }
+    ctx.stats.bytes = counted.get();
+    ctx.stats
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The state of one [`read_file`] call, shared by the format readers.
+pub(crate) struct Ctx<'a> {
+    path: &'a Path,
+    opts: &'a ReadOptions,
+    profiles: &'a ProfileSet,
+    sink: &'a mut dyn FnMut(Item) -> ControlFlow<()>,
+    origin: Arc<str>,
+    stats: FileStats,
+}
+
+impl Ctx<'_> {
+    fn deliver(&mut self, item: Item) -> ControlFlow<()> {
+        match &item {
+            Item::Event(_) => self.stats.events += 1,
+            Item::Error(_) => self.stats.errors += 1,
+        }
+        let flow = (self.sink)(item);
+        if flow.is_break() {
+            self.stats.stopped = true;
+        }
+        flow
+    }
+
+    /// Classifies `data`, fills in the timestamp from the profile when `timestamp` is
+    /// `None`, and hands the event to the sink.
+    fn event(
+        &mut self,
+        source: SourceKind,
+        data: Value,
+        raw: Raw,
+        record: Option<u64>,
+        timestamp: Option<i64>,
+    ) -> ControlFlow<()> {
+        let (profile, logsource) = self.profiles.classify(source, &data);
+        let timestamp = timestamp.or_else(|| {
+            if profile >= self.profiles.len() {
+                return None;
+            }
+            let paths = &self.profiles.get(profile).timestamp;
+            Profile::first_text(paths, &data).and_then(|t| parse_timestamp(&t))
+        });
+        let event = Event {
+            tenant: Arc::clone(&self.opts.tenant),
+            timestamp,
+            source,
+            raw,
+            data,
+            logsource,
+            profile,
+            origin: Origin {
+                source: Some(Arc::clone(&self.origin)),
+                record,
+            },
+        };
+        self.deliver(Item::Event(event))
+    }
+
+    fn error(&mut self, location: Location, kind: ReadErrorKind) -> ControlFlow<()> {
+        let error = ReadError::new(self.path, location, kind);
+        self.deliver(Item::Error(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hunt_can_share_and_send_what_it_needs() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<Item>();
+        send::<FileJob>();
+        send::<FileStats>();
+        send::<ReadError>();
+        sync::<ReadError>();
+        sync::<ReadOptions>();
+        sync::<ProfileSet>();
+        sync::<FileJob>();
+    }
+}

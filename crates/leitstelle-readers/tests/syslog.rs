@@ -1,0 +1,95 @@
+//! Syslog text files.
+
+mod common;
+
+use common::{gzip, read_path, scratch, write};
+use leitstelle_event::Raw;
+use leitstelle_readers::ReadOptions;
+
+fn opts() -> ReadOptions {
+    ReadOptions {
+        year_hint: Some(2023),
+        ..ReadOptions::default()
+    }
+}
+
+const LOG: &str = "<165>1 2003-10-11T22:14:15.003Z mymachine evntslog - ID47 [ex@32473 iut=\"3\"] An application event\n\
+Jan  5 10:00:00 myhost sshd[123]: Accepted publickey for root\n\
+\n\
+<86>Jan  5 10:00:01 myhost sudo: pam_unix(sudo:session): session opened\r\n\
+this is not syslog\n\
+2024-01-05T10:00:00.123+01:00 host app[1]: rsyslog file format\n";
+
+// Services come from the built-in `syslog` profile: the facility mapped (`authpriv` to
+// `auth`), `syslog` for other facilities, none for lines without a priority.
+#[test]
+fn lines_become_events_and_unparsable_lines_errors() {
+    let dir = scratch("syslog-lines");
+    let path = write(&dir, "messages", LOG.as_bytes());
+    let got = read_path(&path, &opts());
+    assert_eq!(
+        got.lines,
+        [
+            "#1 syslog linux/syslog/* 2003-10-11T22:14:15.003Z text",
+            "#2 syslog linux/*/* 2023-01-05T10:00:00Z text",
+            "#4 syslog linux/auth/* 2023-01-05T10:00:01Z text",
+            "! messages:line 5: unparsable syslog line: no syslog header found: expected <PRI>, an RFC 5424 version or a timestamp",
+            "#6 syslog linux/*/* 2024-01-05T09:00:00.123Z text",
+        ]
+    );
+    let s = got.stats;
+    assert_eq!((s.records, s.events, s.errors), (5, 4, 1));
+    let e = &got.events[2];
+    assert_eq!(e.data["app_name"], "sudo");
+    assert_eq!(e.data["facility"], "authpriv");
+    assert_eq!(e.data["message"], "pam_unix(sudo:session): session opened");
+    match &e.raw {
+        Raw::Text(t) => assert_eq!(
+            t.as_ref(),
+            "<86>Jan  5 10:00:01 myhost sudo: pam_unix(sudo:session): session opened"
+        ),
+        other => panic!("raw is {other:?}"),
+    }
+}
+
+#[test]
+fn year_comes_from_the_file_time_without_a_hint() {
+    let dir = scratch("syslog-year");
+    let path = write(&dir, "auth.log", b"Mar  1 00:00:00 h sshd[1]: x\n");
+    let year = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y")
+                .to_string()
+        })
+        .expect("mtime");
+    let got = read_path(&path, &ReadOptions::default());
+    assert_eq!(
+        got.lines,
+        [format!("#1 syslog linux/*/* {year}-03-01T00:00:00Z text")]
+    );
+}
+
+#[test]
+fn gzip_latin1_and_long_lines() {
+    let dir = scratch("syslog-gzip");
+    let mut log = b"Jan  5 10:00:00 h app: caf\xe9\n".to_vec();
+    log.extend(format!("Jan  5 10:00:01 h app: {}\n", "x".repeat(200)).as_bytes());
+    log.extend(b"Jan  5 10:00:02 h app: end");
+    let path = write(&dir, "syslog.1.gz", &gzip(&log));
+    let opts = ReadOptions {
+        max_record_bytes: 100,
+        ..opts()
+    };
+    let got = read_path(&path, &opts);
+    assert_eq!(
+        got.lines,
+        [
+            "#1 syslog linux/*/* 2023-01-05T10:00:00Z text",
+            "! syslog.1.gz:line 2: line larger than the limit of 100 bytes (max_record_bytes)",
+            "#3 syslog linux/*/* 2023-01-05T10:00:02Z text",
+        ]
+    );
+    assert_eq!(got.events[0].data["message"], "caf\u{fffd}");
+}
