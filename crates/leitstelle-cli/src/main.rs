@@ -29,7 +29,7 @@ enum Command {
     /// go to stdout (or --output), sorted by event time; the summary goes to stderr.
     /// Exit code: 0 when every input was read, 2 when some input could not be read (the rest
     /// was scanned), 1 on a fatal error.
-    Hunt(HuntArgs),
+    Hunt(Box<HuntArgs>),
     /// Work with Sigma rule folders.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -187,13 +187,12 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
         return d.timestamp_nanos_opt().context("time out of range");
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d
             .and_hms_opt(0, 0, 0)
             .and_then(|t| t.and_utc().timestamp_nanos_opt())
-        {
-            return Ok(t);
-        }
+    {
+        return Ok(t);
     }
     bail!("invalid time `{s}`: expected RFC 3339 (2024-01-31T12:00:00Z) or a date (2024-01-31)")
 }
@@ -387,7 +386,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Hunt(args) => hunt(args),
+        Command::Hunt(args) => hunt(*args),
         Command::Rules(RulesCommand::Check(args)) => check(args),
     };
     match result {

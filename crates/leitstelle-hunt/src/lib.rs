@@ -321,15 +321,12 @@ pub fn run(
                 let stats = leitstelle_readers::read_file(job, &opts.read, profiles, &mut |item| {
                     match item {
                         Item::Event(ev) => {
-                            if let (Some(t), true) =
-                                (ev.timestamp, opts.from.is_some() || opts.to.is_some())
+                            if let Some(t) = ev.timestamp
+                                && (opts.from.is_some_and(|f| t < f)
+                                    || opts.to.is_some_and(|to| t >= to))
                             {
-                                if opts.from.is_some_and(|f| t < f)
-                                    || opts.to.is_some_and(|to| t >= to)
-                                {
-                                    n_filtered += 1;
-                                    return ControlFlow::Continue(());
-                                }
+                                n_filtered += 1;
+                                return ControlFlow::Continue(());
                             }
                             n_events += 1;
                             hits.clear();

@@ -111,7 +111,8 @@ enum Derive {
     None,
     Const(Arc<str>),
     FromPath {
-        path: Path,
+        /// Tried in order: the first whose value is in the map decides.
+        paths: Vec<Path>,
         /// lowercased source value -> logsource value
         map: HashMap<String, Arc<str>>,
         /// used when the path is present but not in the map: `None` leaves the part unset,
@@ -125,17 +126,26 @@ impl Derive {
         match self {
             Derive::None => None,
             Derive::Const(c) => Some(c.clone()),
-            Derive::FromPath { path, map, default } => {
-                let v = path.lookup(data)?;
-                let text = scalar_text(v)?;
-                let lower = text.to_lowercase();
-                match map.get(&lower) {
-                    Some(m) => Some(m.clone()),
-                    None => match default.as_deref() {
-                        Some("") => Some(Arc::from(lower)),
-                        Some(d) => Some(Arc::from(d)),
-                        None => None,
-                    },
+            Derive::FromPath {
+                paths,
+                map,
+                default,
+            } => {
+                let mut first: Option<String> = None;
+                for path in paths {
+                    let Some(text) = path.lookup(data).and_then(scalar_text) else {
+                        continue;
+                    };
+                    let lower = text.to_lowercase();
+                    if let Some(m) = map.get(&lower) {
+                        return Some(m.clone());
+                    }
+                    first.get_or_insert(lower);
+                }
+                match default.as_deref() {
+                    Some("") => first.map(Arc::from),
+                    Some(d) => Some(Arc::from(d)),
+                    None => None,
                 }
             }
         }
@@ -402,13 +412,15 @@ fn parse_derive(y: &Yaml) -> Derive {
                 Yaml::String(s) if s == "$value" => Some(Arc::from("")),
                 other => scalar(other).map(|s| Arc::from(s.as_str())),
             };
-            match scalar(&y["path"]) {
-                Some(p) => Derive::FromPath {
-                    path: Path::parse(&p),
+            let paths = paths(&y["path"]);
+            if paths.is_empty() {
+                Derive::None
+            } else {
+                Derive::FromPath {
+                    paths,
                     map,
                     default,
-                },
-                None => Derive::None,
+                }
             }
         }
         other => scalar(other).map_or(Derive::None, |s| Derive::Const(Arc::from(s.as_str()))),

@@ -58,6 +58,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead) {
                 ctx.stats.records += 1;
                 ctx.error(Location::Line(line_no), too_large("line", max))
             }
+            Mode::Pretty if pending.is_none() && line == Line::TooLong => {
+                ctx.stats.records += 1;
+                ctx.error(Location::Line(line_no), too_large("line", max))
+            }
             Mode::Start => {
                 if text.is_empty() || is_record_header(text) {
                     continue;

@@ -182,8 +182,8 @@ pub struct FileStats {
     pub events: u64,
     /// Errors handed to the sink (of records, and of the file as a whole).
     pub errors: u64,
-    /// Bytes read from the file on disk (compressed bytes for gzip; for EVTX the file size
-    /// once it was read through).
+    /// Bytes read from the file on disk: compressed bytes for gzip; for EVTX (which the
+    /// parser reads by seeking) the size of the file.
     pub bytes: u64,
     /// The sink asked to stop before the end of the file.
     pub stopped: bool,

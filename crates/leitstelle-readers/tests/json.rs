@@ -167,6 +167,16 @@ fn size_limit() {
             "#24 json */*/* - text",
         ],
     );
+    check_with(
+        "limit-between-pretty",
+        &format!("{{\n\"a\": 1\n}}\n{long}\n{{\n\"b\": 2\n}}\n"),
+        &opts,
+        &[
+            "#1 json */*/* - text",
+            "! f.json:line 4: line larger than the limit of 64 bytes (max_record_bytes)",
+            "#5 json */*/* - text",
+        ],
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ this is not syslog\n\
 2024-01-05T10:00:00.123+01:00 host app[1]: rsyslog file format\n";
 
 // Services come from the built-in `syslog` profile: the facility mapped (`authpriv` to
-// `auth`), `syslog` for other facilities, none for lines without a priority.
+// `auth`), else the program (`sshd`, `sudo` are `auth`), else `syslog`.
 #[test]
 fn lines_become_events_and_unparsable_lines_errors() {
     let dir = scratch("syslog-lines");
@@ -31,10 +31,10 @@ fn lines_become_events_and_unparsable_lines_errors() {
         got.lines,
         [
             "#1 syslog linux/syslog/* 2003-10-11T22:14:15.003Z text",
-            "#2 syslog linux/*/* 2023-01-05T10:00:00Z text",
+            "#2 syslog linux/auth/* 2023-01-05T10:00:00Z text",
             "#4 syslog linux/auth/* 2023-01-05T10:00:01Z text",
             "! messages:line 5: unparsable syslog line: no syslog header found: expected <PRI>, an RFC 5424 version or a timestamp",
-            "#6 syslog linux/*/* 2024-01-05T09:00:00.123Z text",
+            "#6 syslog linux/syslog/* 2024-01-05T09:00:00.123Z text",
         ]
     );
     let s = got.stats;
@@ -67,7 +67,7 @@ fn year_comes_from_the_file_time_without_a_hint() {
     let got = read_path(&path, &ReadOptions::default());
     assert_eq!(
         got.lines,
-        [format!("#1 syslog linux/*/* {year}-03-01T00:00:00Z text")]
+        [format!("#1 syslog linux/auth/* {year}-03-01T00:00:00Z text")]
     );
 }
 
@@ -86,9 +86,9 @@ fn gzip_latin1_and_long_lines() {
     assert_eq!(
         got.lines,
         [
-            "#1 syslog linux/*/* 2023-01-05T10:00:00Z text",
+            "#1 syslog linux/syslog/* 2023-01-05T10:00:00Z text",
             "! syslog.1.gz:line 2: line larger than the limit of 100 bytes (max_record_bytes)",
-            "#3 syslog linux/*/* 2023-01-05T10:00:02Z text",
+            "#3 syslog linux/syslog/* 2023-01-05T10:00:02Z text",
         ]
     );
     assert_eq!(got.events[0].data["message"], "caf\u{fffd}");

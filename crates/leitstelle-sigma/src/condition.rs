@@ -207,28 +207,27 @@ impl P {
                 } else {
                     None
                 };
-                if let Some(q) = quant {
-                    if self
+                if let Some(q) = quant
+                    && self
                         .toks
                         .get(self.pos + 1)
                         .is_some_and(|(t, _)| is_kw(t, "of"))
-                    {
-                        self.pos += 2;
-                        return match self.peek().cloned() {
-                            Some(Tok::Word(t)) if t.eq_ignore_ascii_case("them") => {
-                                self.pos += 1;
-                                Ok(Cond::Of(q, None))
-                            }
-                            Some(Tok::Word(t)) if !is_reserved(&t) => {
-                                self.pos += 1;
-                                Ok(Cond::Of(q, Some(t)))
-                            }
-                            _ => Err(self.err(format!(
-                                "expected `them` or a search identifier pattern after `of`, found {}",
-                                self.found()
-                            ))),
-                        };
-                    }
+                {
+                    self.pos += 2;
+                    return match self.peek().cloned() {
+                        Some(Tok::Word(t)) if t.eq_ignore_ascii_case("them") => {
+                            self.pos += 1;
+                            Ok(Cond::Of(q, None))
+                        }
+                        Some(Tok::Word(t)) if !is_reserved(&t) => {
+                            self.pos += 1;
+                            Ok(Cond::Of(q, Some(t)))
+                        }
+                        _ => Err(self.err(format!(
+                            "expected `them` or a search identifier pattern after `of`, found {}",
+                            self.found()
+                        ))),
+                    };
                 }
                 if is_reserved(&w) {
                     return Err(self.err(format!(

@@ -67,6 +67,14 @@ enum NeedleKind {
     Glob,
 }
 
+/// Needles of one automaton being built: the strings, their index, and the predicates each
+/// stands for.
+type NeedleTable = (
+    Vec<String>,
+    HashMap<String, usize>,
+    Vec<Vec<(PredId, NeedleKind)>>,
+);
+
 #[derive(Debug, Default)]
 struct Automaton {
     ac: Option<AhoCorasick>,
@@ -375,11 +383,7 @@ impl Engine {
     }
 
     fn build_scan(&self, field: FieldId, preds: &[PredId]) -> FieldScan {
-        let mut folded: (
-            Vec<String>,
-            HashMap<String, usize>,
-            Vec<Vec<(PredId, NeedleKind)>>,
-        ) = Default::default();
+        let mut folded = NeedleTable::default();
         let mut cased = folded.clone();
         let mut regexes = Vec::new();
         let mut regex_preds = Vec::new();
@@ -416,12 +420,7 @@ impl Engine {
                 _ => {}
             }
         }
-        let build = |t: (
-            Vec<String>,
-            HashMap<String, usize>,
-            Vec<Vec<(PredId, NeedleKind)>>,
-        ),
-                     insensitive: bool| {
+        let build = |t: NeedleTable, insensitive: bool| {
             if t.0.is_empty() {
                 return Automaton::default();
             }

@@ -120,19 +120,21 @@ impl RuleSet {
             for doc in file.documents {
                 match doc {
                     Document::Rule(r) => {
-                        if let Some(id) = &r.id {
-                            if !ids.insert(id.clone()) {
-                                set.diagnostics.push(
-                                    Diagnostic::error(
-                                        Code::S013DuplicateId,
-                                        r.line,
-                                        1,
-                                        format!("a rule with id {id} is already loaded; this one is skipped"),
-                                    )
-                                    .in_file(&r.file),
-                                );
-                                continue;
-                            }
+                        if let Some(id) = &r.id
+                            && !ids.insert(id.clone())
+                        {
+                            set.diagnostics.push(
+                                Diagnostic::error(
+                                    Code::S013DuplicateId,
+                                    r.line,
+                                    1,
+                                    format!(
+                                        "a rule with id {id} is already loaded; this one is skipped"
+                                    ),
+                                )
+                                .in_file(&r.file),
+                            );
+                            continue;
                         }
                         set.rules.push(*r);
                     }

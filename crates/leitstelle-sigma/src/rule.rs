@@ -120,16 +120,16 @@ impl Rule {
         for s in &self.searches {
             for alt in &s.alternatives {
                 for item in alt {
-                    if let Some(f) = &item.field {
-                        if !out.contains(f) {
-                            out.push(f.clone());
-                        }
+                    if let Some(f) = &item.field
+                        && !out.contains(f)
+                    {
+                        out.push(f.clone());
                     }
                     for v in item.values.iter().flatten() {
-                        if let Matcher::FieldRef { field, .. } = v {
-                            if !out.contains(field) {
-                                out.push(field.clone());
-                            }
+                        if let Matcher::FieldRef { field, .. } = v
+                            && !out.contains(field)
+                        {
+                            out.push(field.clone());
                         }
                     }
                 }
@@ -284,10 +284,10 @@ pub fn parse_document(doc: &Node, file: &str, ph: &Placeholders) -> Result<Docum
     if doc.get("correlation").is_some() {
         return parse_correlation(doc, file).map(|c| Document::Correlation(Box::new(c)));
     }
-    if let Some(filter) = doc.get("filter") {
-        if doc.get("detection").is_none() {
-            return parse_filter(doc, filter, file, ph).map(|f| Document::Filter(Box::new(f)));
-        }
+    if let Some(filter) = doc.get("filter")
+        && doc.get("detection").is_none()
+    {
+        return parse_filter(doc, filter, file, ph).map(|f| Document::Filter(Box::new(f)));
     }
     parse_rule(doc, file, ph).map(|r| Document::Rule(Box::new(r)))
 }

@@ -149,17 +149,11 @@ fn resolve_plain(text: String) -> Kind {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(&text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Kind::Int(i);
-        }
-    }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            // Sigma compares values as strings; keep the source text as the string form.
-            let _ = i;
-            return Kind::Str(text);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Kind::Int(i);
     }
     let looks_float = digits
         .bytes()
@@ -168,10 +162,8 @@ fn resolve_plain(text: String) -> Kind {
         && digits
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
-    if looks_float {
-        if let Ok(f) = text.parse::<f64>() {
-            return Kind::Float(f, text);
-        }
+    if looks_float && let Ok(f) = text.parse::<f64>() {
+        return Kind::Float(f, text);
     }
     Kind::Str(text)
 }

@@ -10,7 +10,10 @@ use leitstelle_profile::ProfileSet;
 use leitstelle_sigma::{Engine, LoadOptions, RuleSet, Scratch, Severity, reference};
 
 fn sigma_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
+    let base = std::env::var_os("LEITSTELLE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let dir = base.join("sigma");
     if dir.is_dir() {
         Some(dir)
     } else {
