@@ -67,7 +67,9 @@ fn year_comes_from_the_file_time_without_a_hint() {
     let got = read_path(&path, &ReadOptions::default());
     assert_eq!(
         got.lines,
-        [format!("#1 syslog linux/auth/* {year}-03-01T00:00:00Z text")]
+        [format!(
+            "#1 syslog linux/auth/* {year}-03-01T00:00:00Z text"
+        )]
     );
 }
 

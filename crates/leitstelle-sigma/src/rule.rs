@@ -125,7 +125,7 @@ impl Rule {
                     {
                         out.push(f.clone());
                     }
-                    for v in item.values.iter().flatten() {
+                    for v in item.values.iter().flatten().flat_map(Matcher::flatten) {
                         if let Matcher::FieldRef { field, .. } = v
                             && !out.contains(field)
                         {
@@ -417,9 +417,14 @@ fn resolve(cond: &Cond, searches: &[Search], at: &Node) -> Result<Expr, Diagnost
             let idx: Vec<Expr> = searches
                 .iter()
                 .enumerate()
+                // Identifiers starting with `_` are left out of `them` and of every pattern
+                // that does not itself start with `_` (as pySigma does).
                 .filter(|(_, s)| match pattern {
                     None => !s.name.starts_with('_'),
-                    Some(p) => condition::pattern_matches(p, &s.name),
+                    Some(p) => {
+                        (p.starts_with('_') || !s.name.starts_with('_'))
+                            && condition::pattern_matches(p, &s.name)
+                    }
                 })
                 .map(|(i, _)| Expr::Search(i))
                 .collect();
@@ -561,7 +566,9 @@ fn parse_item(
         return Err(err(Code::S012InvalidValue, node, "empty value list"));
     }
     let keyword = field.is_none();
-    let mut out = Vec::new();
+    let neq = mods.contains(&"neq");
+    let all = mods.contains(&"all");
+    let mut out: Vec<Vec<Matcher>> = Vec::new();
     for v in values {
         let built = build_value(v, mods, keyword, ph).map_err(|e| {
             let code = if e.placeholder {
@@ -575,9 +582,25 @@ fn parse_item(
         })?;
         out.push(built);
     }
+    // `neq` negates the whole item (pySigma): `not (v1 or v2 …)`, or with `all`,
+    // `not (v1 and v2 …)` = `(not v1) or (not v2) …`.
+    if neq {
+        let out = if all {
+            out.into_iter()
+                .map(|alts| vec![Matcher::NotAny(alts)])
+                .collect()
+        } else {
+            vec![vec![Matcher::NotAny(out.into_iter().flatten().collect())]]
+        };
+        return Ok(Item {
+            field,
+            all: false,
+            values: out,
+        });
+    }
     Ok(Item {
         field,
-        all: mods.contains(&"all"),
+        all,
         values: out,
     })
 }
@@ -599,9 +622,8 @@ fn build_value(
     ph: &Placeholders,
 ) -> Result<Vec<Matcher>, ValueError> {
     let has = |m: &str| mods.contains(&m);
-    let neq = has("neq");
-    let wrap =
-        |ms: Vec<Matcher>| -> Vec<Matcher> { if neq { vec![Matcher::NotAny(ms)] } else { ms } };
+    // `neq` is applied to the whole item by the caller.
+    let wrap = std::convert::identity::<Vec<Matcher>>;
     let invalid = |m: &str| ValueError {
         message: m.to_string(),
         placeholder: false,
@@ -826,6 +848,7 @@ fn parse_correlation(doc: &Node, file: &str) -> Result<Correlation, Diagnostic> 
                     Some("lt") => Cmp::Lt,
                     Some("lte") => Cmp::Lte,
                     Some("eq") => Cmp::Eq,
+                    Some("neq") => Cmp::Neq,
                     Some("field") => {
                         field = v.scalar_text();
                         continue;
@@ -833,7 +856,7 @@ fn parse_correlation(doc: &Node, file: &str) -> Result<Correlation, Diagnostic> 
                     _ => {
                         return Err(bad(
                             k,
-                            "correlation conditions are gt, gte, lt, lte, eq and field",
+                            "correlation conditions are gt, gte, lt, lte, eq, neq and field",
                         ));
                     }
                 };

@@ -228,6 +228,7 @@ pub enum Cmp {
     Gt,
     Gte,
     Eq,
+    Neq,
 }
 
 impl Cmp {
@@ -238,6 +239,7 @@ impl Cmp {
             Cmp::Gt => have > want,
             Cmp::Gte => have >= want,
             Cmp::Eq => have == want,
+            Cmp::Neq => have != want,
         }
     }
 }
@@ -293,6 +295,16 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// This matcher and every matcher inside it (`neq` wraps others).
+    pub fn flatten(&self) -> Vec<&Matcher> {
+        match self {
+            Matcher::NotAny(inner) => std::iter::once(self)
+                .chain(inner.iter().flat_map(Matcher::flatten))
+                .collect(),
+            other => vec![other],
+        }
+    }
+
     /// A key that is equal for matchers that test the same thing (used to share predicates).
     pub fn key(&self) -> String {
         match self {
