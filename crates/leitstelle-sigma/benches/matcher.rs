@@ -23,15 +23,17 @@ fn rule_texts() -> (String, Vec<(String, String)>) {
     let mut out = Vec::new();
     let mut stack = vec![dir.clone()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.filter_map(Result::ok) {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yml") {
-                if let Ok(t) = std::fs::read_to_string(&p) {
-                    out.push((p.display().to_string(), t));
-                }
+            } else if p.extension().is_some_and(|x| x == "yml")
+                && let Ok(t) = std::fs::read_to_string(&p)
+            {
+                out.push((p.display().to_string(), t));
             }
         }
     }
@@ -100,7 +102,10 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let (dir, texts) = rule_texts();
     let started = Instant::now();
-    let set = RuleSet::load(texts.iter().map(|(p, t)| (p.as_str(), t.as_str())), &LoadOptions::default());
+    let set = RuleSet::load(
+        texts.iter().map(|(p, t)| (p.as_str(), t.as_str())),
+        &LoadOptions::default(),
+    );
     let load = started.elapsed();
     let profiles = ProfileSet::builtin();
     let rules_copy = set.rules.clone();
@@ -109,7 +114,12 @@ fn main() {
     let engine = Engine::compile(set.rules, &profiles);
     let compile = started.elapsed();
     let evs = events(&profiles);
-    let avg_bytes: usize = evs.iter().take(100).map(|e| e.data.to_string().len()).sum::<usize>() / 100;
+    let avg_bytes: usize = evs
+        .iter()
+        .take(100)
+        .map(|e| e.data.to_string().len())
+        .sum::<usize>()
+        / 100;
     let mut scratch = Scratch::new();
     // Warm up (builds the bucket).
     let mut hits = 0usize;
@@ -125,15 +135,46 @@ fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     let n = (rounds * evs.len()) as f64;
-    let sample = if quick { 20 } else { 500 };
+    let c = scratch.counters();
+    let per = |x: u64| x as f64 / c.events.max(1) as f64;
+    println!(
+        "per event: {:.1} values ({:.0} bytes) scanned, {:.1} needle hits, {:.1} rules evaluated",
+        per(c.values_scanned),
+        per(c.bytes_scanned),
+        per(c.needle_hits),
+        per(c.rules_evaluated)
+    );
+    let sample = if quick { 20 } else { 100 };
     let started = Instant::now();
     for e in evs.iter().take(sample) {
         hits += reference::matches(&rules_copy, &profiles, e).len();
     }
     let ref_secs = started.elapsed().as_secs_f64();
-    println!("rules: {n_rules} from {dir} (load {:.0} ms, compile {:.0} ms, {} shared predicates)",
-        load.as_secs_f64() * 1e3, compile.as_secs_f64() * 1e3, engine.predicate_count());
-    println!("events: {} Sysmon-shaped JSON, about {avg_bytes} bytes each", evs.len());
+    println!(
+        "rules: {n_rules} from {dir} (load {:.0} ms, compile {:.0} ms, {} shared predicates)",
+        load.as_secs_f64() * 1e3,
+        compile.as_secs_f64() * 1e3,
+        engine.predicate_count()
+    );
+    let stats = engine.bucket_stats(&evs[0].logsource);
+    println!(
+        "bucket {}: {} rules, {} evaluated for every event, {} fields scanned, {} needles, automata {:.1} MB",
+        evs[0].logsource,
+        stats.rules,
+        stats.always,
+        stats.fields_scanned,
+        stats.needles,
+        stats.automata_bytes as f64 / 1e6
+    );
+    if std::env::var_os("SHOW_ALWAYS").is_some() {
+        for t in &stats.always_titles {
+            println!("  always: {t}");
+        }
+    }
+    println!(
+        "events: {} Sysmon-shaped JSON, about {avg_bytes} bytes each",
+        evs.len()
+    );
     println!(
         "compiled matcher: {:.0} events/s on one core ({:.2} µs/event)",
         n / secs,

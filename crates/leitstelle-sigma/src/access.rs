@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use leitstelle_event::{Path, Value, visit_leaves};
 use leitstelle_profile::scalar_text;
+use smallvec::SmallVec;
 
 use crate::value::{Matcher, RefKind, TimePart, fold};
 
@@ -16,7 +17,8 @@ use crate::value::{Matcher, RefKind, TimePart, fold};
 #[derive(Debug, Default)]
 pub struct Values<'a> {
     pub present: bool,
-    pub items: Vec<&'a Value>,
+    /// Inline for the usual one or few values: reading a field does not allocate.
+    pub items: SmallVec<[&'a Value; 4]>,
 }
 
 pub fn field_values<'a>(paths: &[Path], data: &'a Value) -> Values<'a> {
@@ -34,7 +36,7 @@ pub fn field_values<'a>(paths: &[Path], data: &'a Value) -> Values<'a> {
     out
 }
 
-fn push_flat<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+fn push_flat<'a>(v: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {
     match v {
         Value::Array(items) if !items.is_empty() => {
             for i in items {

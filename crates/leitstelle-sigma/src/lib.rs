@@ -53,7 +53,7 @@ pub mod value;
 mod yaml;
 
 pub use diag::{Code, Diagnostic, Severity};
-pub use engine::{Engine, Scratch};
+pub use engine::{BucketStats, Counters, Engine, Scratch};
 pub use loader::{LoadOptions, ParsedFile, RuleSet, parse_file, parse_placeholders, skip_by_path};
 pub use rule::{Correlation, CorrelationKind, Filter, Level, Rule};
 pub use value::Placeholders;

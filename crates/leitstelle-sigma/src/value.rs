@@ -23,6 +23,8 @@ pub enum Piece {
 pub struct Pattern {
     pub pieces: Vec<Piece>,
     pub cased: bool,
+    /// The pieces as one token per character, for wildcard matching without allocating.
+    toks: Box<[Tok]>,
 }
 
 /// What a pattern looks like, for the compiled matcher.
@@ -58,7 +60,19 @@ impl Pattern {
                 }
             }
         }
-        Pattern { pieces: out, cased }
+        let mut toks = Vec::new();
+        for p in &out {
+            match p {
+                Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
+                Piece::AnyStr => toks.push(Tok::Star),
+                Piece::AnyChar => toks.push(Tok::One),
+            }
+        }
+        Pattern {
+            pieces: out,
+            cased,
+            toks: toks.into_boxed_slice(),
+        }
     }
 
     /// A pattern of literal text (no wildcards).
@@ -93,13 +107,23 @@ impl Pattern {
     /// Whether `text` matches. `text` must already be folded when the pattern is not cased
     /// (see [`fold`]).
     pub fn matches_folded(&self, text: &str) -> bool {
-        glob_match(&self.pieces, text)
+        if text.is_ascii() {
+            glob_match(&self.toks, text.as_bytes(), |b: &u8| *b as char)
+        } else {
+            let chars: Vec<char> = text.chars().collect();
+            glob_match(&self.toks, &chars, |c: &char| *c)
+        }
     }
 
     /// Whether `text` matches (folding it first when the pattern is case-insensitive).
     pub fn matches(&self, text: &str) -> bool {
         if self.cased {
             self.matches_folded(text)
+        } else if text.is_ascii() {
+            // ASCII folds byte by byte: no allocation.
+            glob_match(&self.toks, text.as_bytes(), |b: &u8| {
+                b.to_ascii_lowercase() as char
+            })
         } else {
             self.matches_folded(&fold(text))
         }
@@ -126,35 +150,34 @@ impl fmt::Display for Pattern {
     }
 }
 
-/// Case folding used for case-insensitive matching everywhere in the engine: Unicode
-/// lowercase. ASCII text folds to its ASCII lowercase.
+/// Case folding used for case-insensitive matching everywhere in the engine: each character
+/// to its lowercase when that is a single character (so folding never depends on the
+/// neighbouring letters, as `str::to_lowercase` does for a final sigma, and never changes the
+/// number of characters, as `İ` -> `i̇` would). ASCII text folds to its ASCII lowercase.
 pub fn fold(text: &str) -> String {
     if text.is_ascii() {
-        text.to_ascii_lowercase()
-    } else {
-        text.to_lowercase()
+        return text.to_ascii_lowercase();
+    }
+    text.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
     }
 }
 
-/// Wildcard match over pieces, iterative with backtracking to the last `*`
-/// (linear in practice, no recursion).
-fn glob_match(pieces: &[Piece], text: &str) -> bool {
-    // Expand to a sequence of tokens over chars.
-    let t: Vec<char> = text.chars().collect();
-    let mut toks: Vec<Tok> = Vec::new();
-    for p in pieces {
-        match p {
-            Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
-            Piece::AnyStr => toks.push(Tok::Star),
-            Piece::AnyChar => toks.push(Tok::One),
-        }
-    }
+/// Wildcard match of tokens over a text (as bytes of ASCII text, or chars), iterative with
+/// backtracking to the last `*`: linear in practice, no recursion, no allocation.
+fn glob_match<T>(toks: &[Tok], t: &[T], ch: impl Fn(&T) -> char) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<usize> = None;
     let mut mark = 0usize;
     while ti < t.len() {
         match toks.get(pi) {
-            Some(Tok::Char(c)) if *c == t[ti] => {
+            Some(Tok::Char(c)) if *c == ch(&t[ti]) => {
                 pi += 1;
                 ti += 1;
             }
@@ -180,7 +203,7 @@ fn glob_match(pieces: &[Piece], text: &str) -> bool {
     toks[pi..].iter().all(|t| matches!(t, Tok::Star))
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Tok {
     Char(char),
     Star,
