@@ -221,6 +221,13 @@ impl Path {
         }
     }
 
+    /// A path of the given segments.
+    pub fn from_segments(segments: &[Box<str>]) -> Self {
+        Path {
+            segments: segments.into(),
+        }
+    }
+
     pub fn segments(&self) -> &[Box<str>] {
         &self.segments
     }

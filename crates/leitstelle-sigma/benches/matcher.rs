@@ -61,7 +61,7 @@ fn events(profiles: &ProfileSet) -> Vec<Event> {
         "rundll32.exe C:\\Windows\\System32\\shell32.dll,Control_RunDLL",
         "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1",
     ];
-    (0..10_000)
+    (0..std::env::var("BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000))
         .map(|i| {
             let k = i % images.len();
             let data = serde_json::json!({"Event": {

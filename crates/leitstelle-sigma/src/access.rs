@@ -36,7 +36,7 @@ pub fn field_values<'a>(paths: &[Path], data: &'a Value) -> Values<'a> {
     out
 }
 
-fn push_flat<'a>(v: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {
+pub(crate) fn push_flat<'a>(v: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {
     match v {
         Value::Array(items) if !items.is_empty() => {
             for i in items {

@@ -19,10 +19,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aho_corasick::AhoCorasick;
-use leitstelle_event::{Event, Logsource, Path, Value};
+use leitstelle_event::{Event, Logsource, Path};
 use leitstelle_profile::ProfileSet;
 
 use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
+use crate::fields::{FieldPlan, Reader};
 use crate::rule::{Expr, Rule};
 use crate::value::{Matcher, Shape, fold};
 
@@ -62,7 +63,6 @@ struct CompiledRule {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NeedleKind {
-    Exact,
     Prefix,
     Suffix,
     Contains,
@@ -75,14 +75,23 @@ enum NeedleKind {
 type NeedleTable = (
     Vec<String>,
     HashMap<String, usize>,
-    Vec<Vec<(PredId, NeedleKind)>>,
+    Vec<Vec<(Hit, NeedleKind)>>,
 );
+
+/// A scanned predicate and the rules of the bucket it triggers
+/// (`trigger_rules[start..start + len]`).
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    pred: PredId,
+    start: u32,
+    len: u32,
+}
 
 #[derive(Debug, Default)]
 struct Automaton {
     ac: Option<AhoCorasick>,
     /// Per automaton pattern: the predicates it stands for.
-    targets: Vec<Vec<(PredId, NeedleKind)>>,
+    targets: Vec<Vec<(Hit, NeedleKind)>>,
 }
 
 #[derive(Debug)]
@@ -90,6 +99,11 @@ struct FieldScan {
     field: FieldId,
     folded: Automaton,
     cased: Automaton,
+    /// Whole-value tests are hash lookups, not automaton needles: folded value -> predicates.
+    exact_folded: foldhash::HashMap<Box<str>, Vec<Hit>>,
+    exact_cased: foldhash::HashMap<Box<str>, Vec<Hit>>,
+    /// The longest exact value (longer field values cannot match one).
+    exact_max: usize,
 }
 
 /// The compiled rules that apply to one event logsource.
@@ -97,8 +111,8 @@ struct FieldScan {
 struct Bucket {
     always: Vec<u32>,
     scans: Vec<FieldScan>,
-    /// Scanned predicate -> rules of this bucket it triggers.
-    triggers: HashMap<PredId, Vec<u32>>,
+    /// The rules each trigger starts, concatenated (see [`Hit`]).
+    trigger_rules: Vec<u32>,
     /// Per predicate: found by the scan (a trigger here) rather than evaluated lazily.
     scanned: Vec<bool>,
     rules: usize,
@@ -130,8 +144,8 @@ pub struct Engine {
     field_index: HashMap<String, FieldId>,
     /// Per rule: the fields it reads (for reporting).
     rule_fields: Vec<Vec<FieldId>>,
-    /// [profile][field] -> candidate paths.
-    paths: Vec<Vec<Vec<Path>>>,
+    /// Per profile: the candidate paths of every field.
+    plans: Vec<FieldPlan>,
     keyword_roots: Vec<Vec<Path>>,
     buckets: Mutex<HashMap<Logsource, Arc<Bucket>>>,
 }
@@ -159,6 +173,9 @@ pub struct Scratch {
     candidates: Vec<u32>,
     cache: HashMap<Logsource, Arc<Bucket>>,
     counters: Counters,
+    /// Reused buffer for folded lookup keys.
+    key: String,
+    last: Option<(Logsource, Arc<Bucket>)>,
 }
 
 /// Work done by one [`Scratch`] so far (for benchmarks and tuning).
@@ -288,13 +305,15 @@ impl Engine {
             });
         }
 
-        let paths = profiles
+        let plans = profiles
             .iter()
             .map(|p| {
-                fields
-                    .iter()
-                    .map(|f| f.as_deref().map(|f| p.resolve(f)).unwrap_or_default())
-                    .collect()
+                FieldPlan::new(
+                    fields
+                        .iter()
+                        .map(|f| f.as_deref().map(|f| p.resolve(f)).unwrap_or_default())
+                        .collect(),
+                )
             })
             .collect();
         let keyword_roots = profiles.iter().map(|p| p.keyword_roots.clone()).collect();
@@ -310,7 +329,7 @@ impl Engine {
             fields,
             field_index,
             rule_fields,
-            paths,
+            plans,
             keyword_roots,
             buckets: Mutex::new(HashMap::new()),
         }
@@ -338,12 +357,9 @@ impl Engine {
 
     /// The values of a Sigma field in an event, as text (for reporting).
     pub fn field_text(&self, event: &Event, field: &str) -> Option<String> {
-        let profile = event.profile.min(self.paths.len().saturating_sub(1));
-        let fid = self
-            .fields
-            .iter()
-            .position(|f| f.as_deref() == Some(field))?;
-        let vals = field_values(self.paths.get(profile)?.get(fid)?, &event.data);
+        let profile = event.profile.min(self.plans.len().saturating_sub(1));
+        let fid = *self.field_index.get(field)? as usize;
+        let vals = field_values(self.plans.get(profile)?.paths(fid), &event.data);
         let texts: Vec<String> = vals
             .items
             .iter()
@@ -357,6 +373,18 @@ impl Engine {
     }
 
     fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
+        // Consecutive events mostly share their logsource.
+        if let Some((last, b)) = &scratch.last
+            && last == ls
+        {
+            return b.clone();
+        }
+        let b = self.bucket_slow(ls, scratch);
+        scratch.last = Some((ls.clone(), b.clone()));
+        b
+    }
+
+    fn bucket_slow(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
         if let Some(b) = scratch.cache.get(ls) {
             return b.clone();
         }
@@ -413,28 +441,57 @@ impl Engine {
                 by_field.entry(pred.field).or_default().push(p);
             }
         }
+        let mut trigger_rules = Vec::new();
+        let mut spans: HashMap<PredId, (u32, u32)> = HashMap::new();
+        for (p, rules) in triggers {
+            spans.insert(p, (trigger_rules.len() as u32, rules.len() as u32));
+            trigger_rules.extend(rules);
+        }
         let mut fields: Vec<_> = by_field.into_iter().collect();
         fields.sort_by_key(|(f, _)| *f);
         let scans = fields
             .into_iter()
-            .map(|(field, preds)| self.build_scan(field, &preds))
+            .map(|(field, preds)| self.build_scan(field, &preds, &spans))
             .collect();
         Bucket {
             always,
             scans,
             scanned,
-            triggers,
+            trigger_rules,
             rules: rules.len(),
         }
     }
 
-    fn build_scan(&self, field: FieldId, preds: &[PredId]) -> FieldScan {
+    fn build_scan(
+        &self,
+        field: FieldId,
+        preds: &[PredId],
+        spans: &HashMap<PredId, (u32, u32)>,
+    ) -> FieldScan {
         let mut folded = NeedleTable::default();
         let mut cased = folded.clone();
+        let mut exact_folded: foldhash::HashMap<Box<str>, Vec<Hit>> = Default::default();
+        let mut exact_cased: foldhash::HashMap<Box<str>, Vec<Hit>> = Default::default();
+        let mut exact_max = 0;
         for &p in preds {
+            let (start, len) = spans.get(&p).copied().unwrap_or((0, 0));
+            let hit = Hit {
+                pred: p,
+                start,
+                len,
+            };
             if let Matcher::Str(pat) = &self.preds[p as usize].matcher {
                 let (needle, kind) = match pat.shape() {
-                    Shape::Exact(s) => (s, NeedleKind::Exact),
+                    Shape::Exact(s) => {
+                        let map = if pat.cased {
+                            &mut exact_cased
+                        } else {
+                            &mut exact_folded
+                        };
+                        map.entry(Box::from(s)).or_default().push(hit);
+                        exact_max = exact_max.max(s.len());
+                        continue;
+                    }
                     Shape::Prefix(s) => (s, NeedleKind::Prefix),
                     Shape::Suffix(s) => (s, NeedleKind::Suffix),
                     Shape::Contains(s) => (s, NeedleKind::Contains),
@@ -454,7 +511,7 @@ impl Engine {
                         table.0.len() - 1
                     }
                 };
-                table.2[idx].push((p, kind));
+                table.2[idx].push((hit, kind));
             }
         }
         let build = |t: NeedleTable, insensitive: bool| {
@@ -473,6 +530,9 @@ impl Engine {
             field,
             folded: build(folded, true),
             cased: build(cased, false),
+            exact_folded,
+            exact_cased,
+            exact_max,
         }
     }
 
@@ -518,15 +578,21 @@ impl Engine {
             return;
         }
         scratch.reset(self.preds.len(), self.rules.len());
-        let profile = event.profile.min(self.paths.len().saturating_sub(1));
+        let Some(plan) = self
+            .plans
+            .get(event.profile.min(self.plans.len().saturating_sub(1)))
+        else {
+            return;
+        };
+        let profile = event.profile.min(self.plans.len() - 1);
         let data = &event.data;
-        let paths = &self.paths[profile];
+        let rd = Reader::new(plan, data);
         let stamp = scratch.stamp;
         for scan in &bucket.scans {
             let vals = if scan.field == KEYWORDS {
                 keyword_values(&self.keyword_roots[profile], data)
             } else {
-                field_values(&paths[scan.field as usize], data)
+                rd.values(scan.field as usize)
             };
             for v in &vals.items {
                 let Some(t) = text(v) else { continue };
@@ -548,7 +614,7 @@ impl Engine {
         scratch.counters.rules_evaluated += candidates.len() as u64;
         for &r in &candidates {
             let c = &self.compiled[r as usize];
-            if self.eval(&c.cond, &bucket, paths, profile, data, scratch) {
+            if self.eval(&c.cond, &bucket, &rd, profile, scratch) {
                 out.push(r as usize);
             }
         }
@@ -561,24 +627,45 @@ impl Engine {
             scratch.glob_seen.iter_mut().for_each(|x| *x = 0);
             scratch.value_stamp = 1;
         }
+        let owned;
+        let folded: &str = if t.is_ascii() {
+            t
+        } else {
+            owned = fold(t);
+            &owned
+        };
+        if t.len() <= scan.exact_max {
+            if !scan.exact_cased.is_empty()
+                && let Some(preds) = scan.exact_cased.get(t)
+            {
+                for &h in preds {
+                    self.mark(h, bucket, scratch);
+                }
+            }
+            if !scan.exact_folded.is_empty() {
+                let mut key = std::mem::take(&mut scratch.key);
+                key.clear();
+                key.push_str(folded);
+                key.make_ascii_lowercase();
+                if let Some(preds) = scan.exact_folded.get(key.as_str()) {
+                    for &h in preds {
+                        self.mark(h, bucket, scratch);
+                    }
+                }
+                scratch.key = key;
+            }
+        }
         if let Some(ac) = &scan.folded.ac {
-            let owned;
-            let folded: &str = if t.is_ascii() {
-                t
-            } else {
-                owned = fold(t);
-                &owned
-            };
             for m in ac.find_overlapping_iter(folded) {
-                for &(p, kind) in &scan.folded.targets[m.pattern().as_usize()] {
-                    self.needle_hit(p, kind, m.start(), m.end(), folded, true, bucket, scratch);
+                for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
+                    self.needle_hit(h, kind, m.start(), m.end(), folded, true, bucket, scratch);
                 }
             }
         }
         if let Some(ac) = &scan.cased.ac {
             for m in ac.find_overlapping_iter(t) {
-                for &(p, kind) in &scan.cased.targets[m.pattern().as_usize()] {
-                    self.needle_hit(p, kind, m.start(), m.end(), t, false, bucket, scratch);
+                for &(h, kind) in &scan.cased.targets[m.pattern().as_usize()] {
+                    self.needle_hit(h, kind, m.start(), m.end(), t, false, bucket, scratch);
                 }
             }
         }
@@ -587,7 +674,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn needle_hit(
         &self,
-        p: PredId,
+        h: Hit,
         kind: NeedleKind,
         start: usize,
         end: usize,
@@ -597,11 +684,11 @@ impl Engine {
         scratch: &mut Scratch,
     ) {
         scratch.counters.needle_hits += 1;
+        let p = h.pred;
         if scratch.hit[p as usize] == scratch.stamp {
             return;
         }
         let ok = match kind {
-            NeedleKind::Exact => start == 0 && end == t.len(),
             NeedleKind::Prefix => start == 0,
             NeedleKind::Suffix => end == t.len(),
             NeedleKind::Contains => true,
@@ -619,22 +706,22 @@ impl Engine {
             }
         };
         if ok {
-            self.mark(p, bucket, scratch);
+            self.mark(h, bucket, scratch);
         }
     }
 
-    fn mark(&self, p: PredId, bucket: &Bucket, scratch: &mut Scratch) {
+    fn mark(&self, h: Hit, bucket: &Bucket, scratch: &mut Scratch) {
         let stamp = scratch.stamp;
-        if scratch.hit[p as usize] == stamp {
+        let p = h.pred as usize;
+        if scratch.hit[p] == stamp {
             return;
         }
-        scratch.hit[p as usize] = stamp;
-        if let Some(rules) = bucket.triggers.get(&p) {
-            for &r in rules {
-                if scratch.rule_stamp[r as usize] != stamp {
-                    scratch.rule_stamp[r as usize] = stamp;
-                    scratch.candidates.push(r);
-                }
+        scratch.hit[p] = stamp;
+        let (start, end) = (h.start as usize, (h.start + h.len) as usize);
+        for &r in &bucket.trigger_rules[start..end] {
+            if scratch.rule_stamp[r as usize] != stamp {
+                scratch.rule_stamp[r as usize] = stamp;
+                scratch.candidates.push(r);
             }
         }
     }
@@ -643,24 +730,19 @@ impl Engine {
         &self,
         e: &CExpr,
         bucket: &Bucket,
-        paths: &[Vec<Path>],
+        rd: &Reader<'_>,
         profile: usize,
-        data: &Value,
         scratch: &mut Scratch,
     ) -> bool {
         match e {
-            CExpr::Pred(p) => self.pred(*p, bucket, paths, profile, data, scratch),
-            CExpr::Not(x) => !self.eval(x, bucket, paths, profile, data, scratch),
-            CExpr::And(v) => v
-                .iter()
-                .all(|x| self.eval(x, bucket, paths, profile, data, scratch)),
-            CExpr::Or(v) => v
-                .iter()
-                .any(|x| self.eval(x, bucket, paths, profile, data, scratch)),
+            CExpr::Pred(p) => self.pred(*p, bucket, rd, profile, scratch),
+            CExpr::Not(x) => !self.eval(x, bucket, rd, profile, scratch),
+            CExpr::And(v) => v.iter().all(|x| self.eval(x, bucket, rd, profile, scratch)),
+            CExpr::Or(v) => v.iter().any(|x| self.eval(x, bucket, rd, profile, scratch)),
             CExpr::AtLeast(n, v) => {
                 let mut count = 0;
                 for x in v {
-                    if self.eval(x, bucket, paths, profile, data, scratch) {
+                    if self.eval(x, bucket, rd, profile, scratch) {
                         count += 1;
                         if count >= *n {
                             return true;
@@ -676,9 +758,8 @@ impl Engine {
         &self,
         p: PredId,
         bucket: &Bucket,
-        paths: &[Vec<Path>],
+        rd: &Reader<'_>,
         profile: usize,
-        data: &Value,
         scratch: &mut Scratch,
     ) -> bool {
         let i = p as usize;
@@ -690,15 +771,13 @@ impl Engine {
             return scratch.memo[i];
         }
         let vals = if pred.field == KEYWORDS {
-            keyword_values(&self.keyword_roots[profile], data)
+            keyword_values(&self.keyword_roots[profile], rd.data())
         } else {
-            field_values(&paths[pred.field as usize], data)
+            rd.values(pred.field as usize)
         };
-        let mut lookup = |f: &str| -> Values<'_> {
-            match self.field_index.get(f) {
-                Some(&fid) => field_values(&paths[fid as usize], data),
-                None => Values::default(),
-            }
+        let mut lookup = |f: &str| match self.field_index.get(f) {
+            Some(&fid) => rd.values(fid as usize),
+            None => Values::default(),
         };
         let r = eval_matcher(&pred.matcher, &vals, &mut lookup);
         scratch.memo_stamp[i] = scratch.stamp;

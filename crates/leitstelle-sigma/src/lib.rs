@@ -46,6 +46,7 @@ pub mod access;
 pub mod condition;
 pub mod diag;
 pub mod engine;
+mod fields;
 pub mod loader;
 pub mod reference;
 pub mod rule;
