@@ -25,7 +25,7 @@ use leitstelle_profile::ProfileSet;
 use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
 use crate::fields::{FieldPlan, Reader};
 use crate::rule::{Expr, Rule};
-use crate::value::{Matcher, Shape, fold};
+use crate::value::{Matcher, Pattern, Piece, Shape, fold};
 
 type PredId = u32;
 type FieldId = u32;
@@ -46,9 +46,55 @@ enum CExpr {
 struct Pred {
     field: FieldId,
     matcher: Matcher,
-    /// Can be found by an automaton scan (a literal needle exists); such predicates are
-    /// scanned in buckets where they are triggers.
+    /// Can be found by an automaton scan (a literal needle exists).
     scanned: bool,
+    /// For a regex: scannable predicates one of which holds whenever the regex matches (its
+    /// required literals, case-folded), so a regex can trigger its rule.
+    prefilter: Option<Vec<PredId>>,
+}
+
+/// The id of the predicate (field, matcher), added when new.
+fn intern(
+    preds: &mut Vec<Pred>,
+    ids: &mut HashMap<(FieldId, String), PredId>,
+    field: FieldId,
+    m: &Matcher,
+) -> PredId {
+    *ids.entry((field, m.key())).or_insert_with(|| {
+        preds.push(Pred {
+            field,
+            matcher: m.clone(),
+            scanned: is_scannable(m),
+            prefilter: None,
+        });
+        (preds.len() - 1) as PredId
+    })
+}
+
+/// The literals one of which every match of the regex starts with, case-folded, when there
+/// is a small set of non-empty ones.
+fn regex_needles(re: &regex::Regex) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(re.as_str())
+        .ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > 64 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(lits.len());
+    for l in lits {
+        let s = std::str::from_utf8(l.as_bytes()).ok()?;
+        if s.is_empty() {
+            return None;
+        }
+        out.push(fold(s));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
 }
 
 #[derive(Debug)]
@@ -265,16 +311,32 @@ impl Engine {
                                         field_id(field, &mut fields);
                                     }
                                 }
-                                let key = (fid, m.key());
-                                let id = *pred_ids.entry(key).or_insert_with(|| {
-                                    let scanned = is_scannable(m);
-                                    preds.push(Pred {
-                                        field: fid,
-                                        matcher: m.clone(),
-                                        scanned,
-                                    });
-                                    (preds.len() - 1) as PredId
-                                });
+                                let id = intern(&mut preds, &mut pred_ids, fid, m);
+                                if let Matcher::Re(re) = m
+                                    && preds[id as usize].prefilter.is_none()
+                                    && let Some(needles) = regex_needles(re)
+                                {
+                                    let ids = needles
+                                        .iter()
+                                        .map(|n| {
+                                            let pat = Pattern::new(
+                                                vec![
+                                                    Piece::AnyStr,
+                                                    Piece::Lit(n.clone()),
+                                                    Piece::AnyStr,
+                                                ],
+                                                false,
+                                            );
+                                            intern(
+                                                &mut preds,
+                                                &mut pred_ids,
+                                                fid,
+                                                &Matcher::Str(pat),
+                                            )
+                                        })
+                                        .collect();
+                                    preds[id as usize].prefilter = Some(ids);
+                                }
                                 ors.push(CExpr::Pred(id));
                             }
                             values.push(simplify_or(ors));
@@ -424,6 +486,8 @@ impl Engine {
             }
             for &p in &c.triggers {
                 triggers.entry(p).or_default().push(r);
+                // Regex prefilters are triggers without being in the condition.
+                used_preds.push(p);
             }
             collect_preds(&c.cond, &mut used_preds);
         }
@@ -853,7 +917,15 @@ fn trigger_set(e: &CExpr, preds: &[Pred]) -> Option<(Vec<PredId>, f64)> {
     match e {
         CExpr::Pred(p) => {
             let pred = &preds[*p as usize];
-            pred.scanned.then(|| (vec![*p], hit_cost(&pred.matcher)))
+            if pred.scanned {
+                return Some((vec![*p], hit_cost(&pred.matcher)));
+            }
+            let ids = pred.prefilter.as_ref()?;
+            let cost = ids
+                .iter()
+                .map(|&i| hit_cost(&preds[i as usize].matcher))
+                .sum();
+            Some((ids.clone(), cost))
         }
         CExpr::Not(_) => None,
         CExpr::And(v) => v

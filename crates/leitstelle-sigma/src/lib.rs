@@ -44,6 +44,7 @@
 
 pub mod access;
 pub mod condition;
+pub mod correlation;
 pub mod diag;
 pub mod engine;
 mod fields;
@@ -53,6 +54,7 @@ pub mod rule;
 pub mod value;
 mod yaml;
 
+pub use correlation::{CorrelationHit, Correlator, Observation};
 pub use diag::{Code, Diagnostic, Severity};
 pub use engine::{BucketStats, Counters, Engine, Scratch};
 pub use loader::{LoadOptions, ParsedFile, RuleSet, parse_file, parse_placeholders, skip_by_path};

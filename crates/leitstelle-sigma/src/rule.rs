@@ -167,6 +167,34 @@ pub enum CorrelationKind {
     ValueCount,
     Temporal,
     TemporalOrdered,
+    ValueSum,
+    ValueAvg,
+    ValuePercentile,
+}
+
+impl CorrelationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationKind::EventCount => "event_count",
+            CorrelationKind::ValueCount => "value_count",
+            CorrelationKind::Temporal => "temporal",
+            CorrelationKind::TemporalOrdered => "temporal_ordered",
+            CorrelationKind::ValueSum => "value_sum",
+            CorrelationKind::ValueAvg => "value_avg",
+            CorrelationKind::ValuePercentile => "value_percentile",
+        }
+    }
+
+    /// The kinds that aggregate a field named in `condition.field`.
+    pub fn needs_field(self) -> bool {
+        matches!(
+            self,
+            CorrelationKind::ValueCount
+                | CorrelationKind::ValueSum
+                | CorrelationKind::ValueAvg
+                | CorrelationKind::ValuePercentile
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -188,6 +216,8 @@ pub struct Correlation {
     pub timespan_secs: u64,
     pub condition: Option<CorrelationCondition>,
     pub generate: bool,
+    /// `aliases`: alias name -> (rule name or id -> field name in that rule's events).
+    pub aliases: Vec<(String, Vec<(String, String)>)>,
     pub file: String,
     pub line: usize,
 }
@@ -818,6 +848,9 @@ fn parse_correlation(doc: &Node, file: &str) -> Result<Correlation, Diagnostic> 
         Some("value_count") => CorrelationKind::ValueCount,
         Some("temporal") => CorrelationKind::Temporal,
         Some("temporal_ordered") => CorrelationKind::TemporalOrdered,
+        Some("value_sum") => CorrelationKind::ValueSum,
+        Some("value_avg") => CorrelationKind::ValueAvg,
+        Some("value_percentile") => CorrelationKind::ValuePercentile,
         Some(other) => return Err(bad(c, &format!("unknown correlation type `{other}`"))),
         None => return Err(bad(c, "missing correlation `type`")),
     };
@@ -868,24 +901,53 @@ fn parse_correlation(doc: &Node, file: &str) -> Result<Correlation, Diagnostic> 
         }
     };
     match kind {
-        CorrelationKind::EventCount | CorrelationKind::ValueCount => {
+        CorrelationKind::Temporal | CorrelationKind::TemporalOrdered => {}
+        kind => {
             let Some(cond) = &condition else {
-                return Err(bad(c, "`event_count` and `value_count` need a `condition`"));
+                return Err(bad(c, &format!("`{}` needs a `condition`", kind.as_str())));
             };
             if cond.cmp.is_empty() {
                 return Err(bad(
                     c,
-                    "the `condition` needs a threshold (gt, gte, lt, lte or eq)",
+                    "the `condition` needs a threshold (gt, gte, lt, lte, eq or neq)",
                 ));
             }
-            if kind == CorrelationKind::ValueCount && cond.field.is_none() {
-                return Err(bad(c, "`value_count` needs `condition.field`"));
+            if kind.needs_field() && cond.field.is_none() {
+                return Err(bad(
+                    c,
+                    &format!("`{}` needs `condition.field`", kind.as_str()),
+                ));
             }
         }
-        CorrelationKind::Temporal | CorrelationKind::TemporalOrdered => {
-            if rules.len() < 2 {
-                return Err(bad(c, "temporal correlations need at least two rules"));
+    }
+    if matches!(
+        kind,
+        CorrelationKind::Temporal | CorrelationKind::TemporalOrdered
+    ) && rules.len() < 2
+    {
+        return Err(bad(c, "temporal correlations need at least two rules"));
+    }
+    // aliases: alias -> (rule name or id -> field)
+    let mut aliases: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    if let Some(a) = c.get("aliases") {
+        let Kind::Map(entries) = &a.kind else {
+            return Err(bad(
+                a,
+                "`aliases` must map alias names to rule -> field maps",
+            ));
+        };
+        for (k, v) in entries {
+            let (Some(alias), Kind::Map(m)) = (k.scalar_text(), &v.kind) else {
+                return Err(bad(k, "each alias maps rule names to field names"));
+            };
+            let mut per_rule = Vec::new();
+            for (rk, rv) in m {
+                match (rk.scalar_text(), rv.scalar_text()) {
+                    (Some(r), Some(f)) => per_rule.push((r, f)),
+                    _ => return Err(bad(rk, "each alias maps rule names to field names")),
+                }
             }
+            aliases.push((alias, per_rule));
         }
     }
     let level = doc
@@ -906,6 +968,7 @@ fn parse_correlation(doc: &Node, file: &str) -> Result<Correlation, Diagnostic> 
         generate: c
             .get("generate")
             .is_some_and(|g| g.kind == Kind::Bool(true)),
+        aliases,
         file: file.to_string(),
         line: doc.line,
     })
