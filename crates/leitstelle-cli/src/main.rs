@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leitstelle_hunt::output::{self, Format};
 use leitstelle_hunt::{HuntOptions, Progress, RuleFilter};
 use leitstelle_readers::ReadOptions;
-use leitstelle_sigma::{Engine, Level, LoadOptions, Severity};
+use leitstelle_sigma::{Correlator, Engine, Level, LoadOptions, Severity};
 
 /// Leitstelle: a Security Operations Center in one binary.
 #[derive(Parser, Debug)]
@@ -217,23 +217,14 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let to = args.to.as_deref().map(parse_time).transpose()?;
     let profiles = leitstelle_hunt::load_profiles(&args.profiles)?;
     let set = leitstelle_hunt::load_rules(&args.source.rules, &opts)?;
-    if let Some(path) = &args.diagnostics {
-        let mut f = io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        for d in &set.diagnostics {
-            serde_json::to_writer(&mut f, d)?;
-            writeln!(f)?;
-        }
-        f.flush()?;
-    }
     let skipped: Vec<(String, usize)> = set
         .skipped_by_reason()
         .into_iter()
         .map(|(r, n)| (r.to_string(), n))
         .collect();
-    let (filters, correlations) = (set.filters.len(), set.correlations.len());
+    let filters = set.filters.len();
+    let correlation_rules = set.correlations;
+    let mut diagnostics = set.diagnostics;
     let mut rules = set.rules;
     let filtered_out = leitstelle_hunt::select_rules(
         &mut rules,
@@ -254,6 +245,23 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     let rules_loaded = rules.len();
     let engine = Engine::compile(rules, &profiles);
+    let (correlator, corr_diags) = Correlator::new(&correlation_rules, engine.rules());
+    for d in &corr_diags {
+        eprintln!("{d}");
+    }
+    diagnostics.extend(corr_diags);
+    if let Some(path) = &args.diagnostics {
+        let mut f = io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        for d in &diagnostics {
+            serde_json::to_writer(&mut f, d)?;
+            writeln!(f)?;
+        }
+        f.flush()?;
+    }
+    let correlations = correlator.plans.len();
     let (jobs, discover_errors) = leitstelle_readers::discover(&args.paths);
     let files = jobs.len() as u64;
     let bar = if !args.no_progress && io::stderr().is_terminal() {
@@ -278,6 +286,8 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         max_errors_kept: 100,
         keep_all_errors: args.errors.is_some(),
+        split_evtx_bytes: leitstelle_hunt::DEFAULT_SPLIT_EVTX_BYTES,
+        correlator: (!correlator.is_empty()).then(|| Arc::new(correlator)),
     };
     let (detections, mut summary) =
         leitstelle_hunt::run(&engine, &profiles, jobs, &hunt_opts, &Bar(bar));

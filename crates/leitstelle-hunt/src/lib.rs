@@ -2,24 +2,27 @@
 //!
 //! [`load_rules`] reads rule folders (SigmaHQ layout) in parallel and assembles a
 //! [`RuleSet`]; [`select_rules`] applies the level / id / tag filters; [`run`] reads every
-//! input file on all cores (one file per task, largest first), matches each event with the
-//! compiled [`Engine`] and returns the [`Detection`]s sorted by event time with a
-//! [`Summary`]. [`output`] writes detections as a table, CSV or JSON lines.
+//! input file on all cores (one file per task, largest first; an EVTX file of
+//! [`HuntOptions::split_evtx_bytes`] or more as batches of chunks on several cores), matches
+//! each event with the compiled [`Engine`] and returns the [`Detection`]s sorted by event
+//! time with a [`Summary`]. [`output`] writes detections as a table, CSV or JSON lines.
 
+mod correlate;
 pub mod output;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leitstelle_event::Event;
 use leitstelle_profile::{Profile, ProfileSet};
-use leitstelle_readers::{FileJob, Item, ReadError, ReadOptions};
+use leitstelle_readers::{FileJob, FileStats, Item, ReadError, ReadOptions};
 use leitstelle_sigma::{
-    Diagnostic, Engine, Level, LoadOptions, ParsedFile, Rule, RuleSet, Scratch, parse_file,
+    Correlator, Diagnostic, Engine, Level, LoadOptions, Observation, ParsedFile, Rule, RuleSet,
+    Scratch, parse_file,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -177,6 +180,10 @@ pub fn select_rules(rules: &mut Vec<Rule>, f: &RuleFilter) -> usize {
 /// One rule firing on one event.
 #[derive(Clone, Debug, Serialize)]
 pub struct Detection {
+    /// `rule` (a rule matched an event) or `correlation` (a correlation rule fired; the
+    /// other columns describe the last event of its window).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     /// Event time, RFC 3339 UTC, when the event has one.
     pub timestamp: Option<String>,
     #[serde(skip)]
@@ -194,8 +201,15 @@ pub struct Detection {
     pub fields: BTreeMap<String, String>,
 }
 
+/// The default of [`HuntOptions::split_evtx_bytes`]: 4 MiB.
+pub const DEFAULT_SPLIT_EVTX_BYTES: u64 = 4 << 20;
+
+/// EVTX chunks (64 KiB each) per task when a file is split: 256 KiB, a few hundred records.
+/// Enough tasks for the cores, little memory in flight (one batch per worker thread).
+const SPLIT_BATCH_CHUNKS: usize = 4;
+
 /// Options of one hunt run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HuntOptions {
     pub read: ReadOptions,
     /// Only events at or after this time (Unix nanoseconds).
@@ -208,6 +222,28 @@ pub struct HuntOptions {
     pub max_errors_kept: usize,
     /// Keep every read error (for `--errors FILE`).
     pub keep_all_errors: bool,
+    /// Uncompressed EVTX files of at least this many bytes are read and matched as batches
+    /// of chunks on several worker threads, instead of one file per task. Detections and
+    /// counts are the same either way. 0: never split. Default
+    /// [`DEFAULT_SPLIT_EVTX_BYTES`].
+    pub split_evtx_bytes: u64,
+    /// Correlation rules to evaluate over the detections (event time).
+    pub correlator: Option<Arc<Correlator>>,
+}
+
+impl Default for HuntOptions {
+    fn default() -> Self {
+        HuntOptions {
+            read: ReadOptions::default(),
+            from: None,
+            to: None,
+            threads: 0,
+            max_errors_kept: 0,
+            keep_all_errors: false,
+            split_evtx_bytes: DEFAULT_SPLIT_EVTX_BYTES,
+            correlator: None,
+        }
+    }
 }
 
 /// What a run did.
@@ -250,7 +286,7 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
-fn rfc3339(nanos: i64) -> String {
+pub(crate) fn rfc3339(nanos: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(nanos)
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -267,6 +303,7 @@ fn detection(engine: &Engine, profile: &Profile, rule_idx: usize, event: &Event)
         Profile::first_text(&profile.record_id, &event.data).and_then(|s| s.parse().ok())
     });
     Detection {
+        kind: "rule",
         timestamp: event.timestamp.map(rfc3339),
         timestamp_nanos: event.timestamp,
         computer: Profile::first_text(&profile.host, &event.data),
@@ -297,72 +334,37 @@ pub fn run(
     jobs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
     let total_bytes: u64 = jobs.iter().map(|j| j.size).sum();
     progress.start(total_bytes);
-    let events = AtomicU64::new(0);
-    let filtered = AtomicU64::new(0);
-    let errors = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let error_samples: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let keep = if opts.keep_all_errors {
-        usize::MAX
-    } else if opts.max_errors_kept == 0 {
-        100
-    } else {
-        opts.max_errors_kept
+    let totals = Totals {
+        keep: if opts.keep_all_errors {
+            usize::MAX
+        } else if opts.max_errors_kept == 0 {
+            100
+        } else {
+            opts.max_errors_kept
+        },
+        ..Totals::default()
     };
-
+    let scanner = Scanner {
+        engine,
+        profiles,
+        opts,
+    };
     let work = |jobs: Vec<FileJob>| -> Vec<Detection> {
         jobs.par_iter()
             .map_init(Scratch::new, |scratch, job| {
-                let mut found = Vec::new();
-                let mut hits = Vec::new();
-                let mut n_events = 0u64;
-                let mut n_filtered = 0u64;
-                let mut local_errors: Vec<ReadError> = Vec::new();
-                let stats = leitstelle_readers::read_file(job, &opts.read, profiles, &mut |item| {
-                    match item {
-                        Item::Event(ev) => {
-                            if let Some(t) = ev.timestamp
-                                && (opts.from.is_some_and(|f| t < f)
-                                    || opts.to.is_some_and(|to| t >= to))
-                            {
-                                n_filtered += 1;
-                                return ControlFlow::Continue(());
-                            }
-                            n_events += 1;
-                            hits.clear();
-                            engine.matches_into(&ev, scratch, &mut hits);
-                            if !hits.is_empty() {
-                                let profile =
-                                    profiles.get(ev.profile.min(profiles.len().saturating_sub(1)));
-                                for &r in &hits {
-                                    found.push(detection(engine, profile, r, &ev));
-                                }
-                            }
-                        }
-                        Item::Error(e) => local_errors.push(e),
-                    }
-                    ControlFlow::Continue(())
-                });
-                events.fetch_add(n_events, Ordering::Relaxed);
-                filtered.fetch_add(n_filtered, Ordering::Relaxed);
-                errors.fetch_add(
-                    stats.errors.max(local_errors.len() as u64),
-                    Ordering::Relaxed,
-                );
-                bytes.fetch_add(stats.bytes, Ordering::Relaxed);
-                if !local_errors.is_empty() {
-                    let mut s = match error_samples.lock() {
-                        Ok(g) => g,
-                        Err(p) => p.into_inner(),
-                    };
-                    for e in local_errors {
-                        if s.len() < keep {
-                            s.push(e.to_string());
-                        }
-                    }
+                if opts.split_evtx_bytes > 0
+                    && job.size >= opts.split_evtx_bytes
+                    && let Some(batches) = leitstelle_readers::evtx_batches(job, SPLIT_BATCH_CHUNKS)
+                {
+                    return scanner.split(job, batches, &totals, progress);
                 }
-                progress.advance(job.size, n_events);
-                found
+                let scan = scanner.scan(scratch, |sink| {
+                    leitstelle_readers::read_file(job, &opts.read, profiles, sink)
+                });
+                progress.advance(job.size, scan.events);
+                totals.add(&scan);
+                totals.keep_errors(scan.errors);
+                scan.found
             })
             .flatten()
             .collect()
@@ -379,6 +381,22 @@ pub fn run(
         }
     };
     progress.finish();
+    if let Some(c) = &opts.correlator {
+        let observed = std::mem::take(
+            &mut *totals
+                .observations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let (mut obs, contexts): (Vec<Observation>, Vec<Detection>) = observed.into_iter().unzip();
+        for (i, o) in obs.iter_mut().enumerate() {
+            o.source = i as u64;
+        }
+        let hits = c.evaluate(obs);
+        detections.extend(correlate::detections(c, &hits, &|src| {
+            contexts.get(src as usize).cloned()
+        }));
+    }
     detections.sort_by(|a, b| {
         (
             a.timestamp_nanos.is_none(),
@@ -398,11 +416,12 @@ pub fn run(
     let elapsed = started.elapsed();
     let mut summary = Summary {
         files: 0,
-        bytes: bytes.load(Ordering::Relaxed),
-        events: events.load(Ordering::Relaxed),
-        events_filtered: filtered.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
-        error_samples: error_samples
+        bytes: totals.bytes.into_inner(),
+        events: totals.events.into_inner(),
+        events_filtered: totals.filtered.into_inner(),
+        errors: totals.errors.into_inner(),
+        error_samples: totals
+            .error_samples
             .into_inner()
             .unwrap_or_else(|p| p.into_inner()),
         elapsed_secs: elapsed.as_secs_f64(),
@@ -422,6 +441,173 @@ pub fn run(
     by_rule.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     summary.by_rule = by_rule;
     (detections, summary)
+}
+
+/// What matching one file, or one batch of a split file, found.
+struct Scan {
+    found: Vec<Detection>,
+    /// Observations for correlation rules, each with the detection it came from.
+    observations: Vec<(Observation, Detection)>,
+    events: u64,
+    filtered: u64,
+    errors: Vec<ReadError>,
+    stats: FileStats,
+}
+
+/// Matches the events a reader hands out.
+struct Scanner<'a> {
+    engine: &'a Engine,
+    profiles: &'a ProfileSet,
+    opts: &'a HuntOptions,
+}
+
+impl Scanner<'_> {
+    /// Matches every event `read` hands to its sink.
+    fn scan(
+        &self,
+        scratch: &mut Scratch,
+        read: impl FnOnce(&mut dyn FnMut(Item) -> ControlFlow<()>) -> FileStats,
+    ) -> Scan {
+        let (engine, profiles, opts) = (self.engine, self.profiles, self.opts);
+        let mut found = Vec::new();
+        let mut hits = Vec::new();
+        let mut n_events = 0u64;
+        let mut n_filtered = 0u64;
+        let mut errors: Vec<ReadError> = Vec::new();
+        let mut observations = Vec::new();
+        let stats = read(&mut |item| {
+            match item {
+                Item::Event(ev) => {
+                    if let Some(t) = ev.timestamp
+                        && (opts.from.is_some_and(|f| t < f) || opts.to.is_some_and(|to| t >= to))
+                    {
+                        n_filtered += 1;
+                        return ControlFlow::Continue(());
+                    }
+                    n_events += 1;
+                    hits.clear();
+                    engine.matches_into(&ev, scratch, &mut hits);
+                    if !hits.is_empty() {
+                        let profile =
+                            profiles.get(ev.profile.min(profiles.len().saturating_sub(1)));
+                        for &r in &hits {
+                            let d = detection(engine, profile, r, &ev);
+                            if let Some(c) = &opts.correlator
+                                && !c.extracts(r).is_empty()
+                            {
+                                for o in correlate::observe(c, profile, r, &ev, 0) {
+                                    observations.push((o, d.clone()));
+                                }
+                                if c.is_quiet(r) {
+                                    continue;
+                                }
+                            }
+                            found.push(d);
+                        }
+                    }
+                }
+                Item::Error(e) => errors.push(e),
+            }
+            ControlFlow::Continue(())
+        });
+        Scan {
+            found,
+            events: n_events,
+            filtered: n_filtered,
+            errors,
+            stats,
+            observations,
+        }
+    }
+
+    /// Reads and matches the batches of one large EVTX file in parallel on the current rayon
+    /// pool, one [`Scratch`] per worker. At most one batch per worker is in memory. Progress
+    /// advances by the batches' bytes, `job.size` in total; read errors are kept in file order.
+    fn split(
+        &self,
+        job: &FileJob,
+        batches: leitstelle_readers::EvtxBatches,
+        totals: &Totals,
+        progress: &dyn Progress,
+    ) -> Vec<Detection> {
+        let advanced = AtomicU64::new(0);
+        let mut scans: Vec<(usize, Scan)> = batches
+            .enumerate()
+            .par_bridge()
+            .map_init(Scratch::new, |scratch, (i, batch)| {
+                let batch_bytes = batch.bytes();
+                let scan = self.scan(scratch, |sink| {
+                    leitstelle_readers::read_evtx_batch(batch, &self.opts.read, self.profiles, sink)
+                });
+                let before = advanced.fetch_add(batch_bytes, Ordering::Relaxed);
+                progress.advance(
+                    batch_bytes.min(job.size.saturating_sub(before)),
+                    scan.events,
+                );
+                totals.add(&scan);
+                (i, scan)
+            })
+            .collect();
+        let advanced = advanced.into_inner();
+        if advanced < job.size {
+            progress.advance(job.size - advanced, 0);
+        }
+        scans.sort_by_key(|(i, _)| *i);
+        let mut found = Vec::new();
+        for (_, scan) in scans {
+            totals.keep_errors(scan.errors);
+            found.extend(scan.found);
+        }
+        found
+    }
+}
+
+/// The counters of a run, added to by every file and batch.
+#[derive(Default)]
+struct Totals {
+    events: AtomicU64,
+    filtered: AtomicU64,
+    errors: AtomicU64,
+    bytes: AtomicU64,
+    error_samples: Mutex<Vec<String>>,
+    observations: Mutex<Vec<(Observation, Detection)>>,
+    /// How many error samples to keep.
+    keep: usize,
+}
+
+impl Totals {
+    fn add(&self, scan: &Scan) {
+        if !scan.observations.is_empty() {
+            let mut o = match self.observations.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            o.extend(scan.observations.iter().cloned());
+        }
+        self.events.fetch_add(scan.events, Ordering::Relaxed);
+        self.filtered.fetch_add(scan.filtered, Ordering::Relaxed);
+        self.errors.fetch_add(
+            scan.stats.errors.max(scan.errors.len() as u64),
+            Ordering::Relaxed,
+        );
+        self.bytes.fetch_add(scan.stats.bytes, Ordering::Relaxed);
+    }
+
+    /// Keeps read errors as samples, up to the limit.
+    fn keep_errors(&self, errors: Vec<ReadError>) {
+        if errors.is_empty() {
+            return;
+        }
+        let mut s = match self.error_samples.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for e in errors {
+            if s.len() < self.keep {
+                s.push(e.to_string());
+            }
+        }
+    }
 }
 
 fn per_sec(n: u64, d: Duration) -> f64 {

@@ -33,7 +33,7 @@ fn fields_text(d: &Detection) -> String {
         .join(" ¦ ")
 }
 
-fn row(d: &Detection) -> [String; 11] {
+fn row(d: &Detection) -> [String; 12] {
     [
         d.timestamp.clone().unwrap_or_default(),
         d.computer.clone().unwrap_or_default(),
@@ -46,6 +46,7 @@ fn row(d: &Detection) -> [String; 11] {
         d.tags.join(" "),
         d.file.clone(),
         fields_text(d),
+        d.kind.to_string(),
     ]
 }
 
@@ -109,7 +110,10 @@ pub fn write_detections(
             let rows: Vec<Vec<String>> = detections
                 .iter()
                 .map(|d| {
-                    let r = row(d);
+                    let mut r = row(d);
+                    if d.kind == "correlation" {
+                        r[6] = format!("{} (correlation)", r[6]);
+                    }
                     idx.iter()
                         .zip(max)
                         .map(|(&i, m)| table_cell(&r[i], m))
@@ -158,7 +162,7 @@ pub fn write_summary(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
     )?;
     writeln!(
         w,
-        "rules:        {} loaded, {} filtered out by options, {} filters, {} correlations (parsed, not evaluated)",
+        "rules:        {} loaded, {} filtered out by options, {} filters, {} correlations evaluated",
         s.rules_loaded, s.rules_filtered_out, s.filters, s.correlations
     )?;
     if !s.rules_skipped.is_empty() {

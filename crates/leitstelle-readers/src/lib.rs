@@ -3,7 +3,8 @@
 //! A DFIR run points hunt at a folder of collected logs. [`discover`] walks it and tells each
 //! file's type from its content ([`sniff`]); [`read_file`] then streams one file's records as
 //! events, classified by the [`ProfileSet`] (profile and Sigma logsource) and timestamped, to
-//! a sink. Hunt calls [`read_file`] from its worker threads, one file per task.
+//! a sink. Hunt calls [`read_file`] from its worker threads, one file per task, and splits
+//! large EVTX files into chunk batches ([`evtx_batches`], [`read_evtx_batch`]).
 //!
 //! Formats:
 //! - **EVTX** (magic `ElfFile\0`), through the `evtx` crate, one 64 KiB chunk at a time. Each
@@ -56,10 +57,13 @@
 //! **Invariant:** no global state; the clock is read only when neither
 //! [`ReadOptions::year_hint`] nor the file's modification time gives a year.
 //!
-//! Not yet: splitting one large file into several tasks (EVTX by chunk ranges, NDJSON by
-//! byte ranges at line starts) so a single huge file does not keep one worker busy alone;
-//! today a file is the unit of parallelism. Zip archives and UTF-16 text are reported as
-//! unsupported.
+//! A large uncompressed EVTX file can also be read by several threads: [`evtx_batches`]
+//! splits it into batches of consecutive chunks, read in bounded memory as they are taken,
+//! and [`read_evtx_batch`] reads one batch on any thread, with the same events, errors and
+//! counters as [`read_file`] in total.
+//!
+//! Not yet: splitting NDJSON by byte ranges at line starts, and gzip-compressed EVTX (read by
+//! one thread). Zip archives and UTF-16 text are reported as unsupported.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -85,6 +89,7 @@ mod time;
 
 pub use detect::{SNIFF_BYTES, discover, sniff};
 pub use error::{Location, ReadError, ReadErrorKind};
+pub use evtx::{EvtxBatch, EvtxBatches};
 pub use time::parse_timestamp;
 
 /// The default of [`ReadOptions::max_record_bytes`]: 16 MiB.
@@ -280,6 +285,81 @@ pub fn read_file(
     ctx.stats
 }
 
+/// Splits an uncompressed EVTX file into batches of up to `batch_chunks` consecutive chunks
+/// (64 KiB each; 0 counts as 1), so that several threads can read one file: hand each
+/// [`EvtxBatch`] to [`read_evtx_batch`]. `None` when the job is not an uncompressed EVTX file
+/// (gzip-compressed EVTX is read sequentially): read it with [`read_file`].
+///
+/// The batches, read in order, give exactly what [`read_file`] gives: the same events
+/// (tree, time, origin, profile and logsource), the same errors (of the file, a chunk, a
+/// record; a truncated end, reported and read as [`read_file`] does), and [`FileStats`]
+/// that add up to its. Read in any order they give the same items in another order. One
+/// difference: a panic inside the EVTX parser ends only the chunks of its batch, where
+/// [`read_file`] skips the rest of the file's chunks.
+///
+/// Memory stays bounded: chunks are read from disk as batches are taken, so a file is never
+/// held whole; what is in memory is the batches taken and not yet read (about
+/// `batch_chunks` × 64 KiB each).
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use leitstelle_profile::ProfileSet;
+/// use leitstelle_readers::{FileJob, ReadOptions, evtx_batches, read_evtx_batch};
+///
+/// let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sysmon_10_1_memdump_comsvcs_minidump.evtx");
+/// let job = FileJob::detect(fixture.as_ref())?;
+/// let profiles = ProfileSet::builtin();
+/// let (mut events, mut bytes) = (0, 0);
+/// for batch in evtx_batches(&job, 4).into_iter().flatten() {
+///     // Typically on other threads (`rayon`'s `par_bridge`).
+///     let stats = read_evtx_batch(batch, &ReadOptions::default(), &profiles, &mut |_item| {
+///         ControlFlow::Continue(())
+///     });
+///     events += stats.events;
+///     bytes += stats.bytes;
+/// }
+/// assert_eq!((events, bytes), (6, job.size));
+/// # Ok::<(), leitstelle_readers::ReadError>(())
+/// ```
+pub fn evtx_batches(job: &FileJob, batch_chunks: usize) -> Option<EvtxBatches> {
+    match (job.kind, job.compression) {
+        (FileKind::Evtx, Compression::None) => {
+            Some(EvtxBatches::open(&job.path, job.size, batch_chunks))
+        }
+        _ => None,
+    }
+}
+
+/// Reads one batch of [`evtx_batches`] and hands its events and errors to `sink`, in file
+/// order, until its end or until `sink` returns [`ControlFlow::Break`]. The counters are the
+/// batch's share of the file's ([`EvtxBatch::bytes`] as [`FileStats::bytes`]). Never panics
+/// on bad input.
+pub fn read_evtx_batch(
+    batch: EvtxBatch,
+    opts: &ReadOptions,
+    profiles: &ProfileSet,
+    sink: &mut dyn FnMut(Item) -> ControlFlow<()>,
+) -> FileStats {
+    let EvtxBatch {
+        path,
+        origin,
+        settings,
+        parts,
+        bytes,
+    } = batch;
+    let mut ctx = Ctx {
+        path: &path,
+        opts,
+        profiles,
+        sink,
+        origin,
+        stats: FileStats::default(),
+    };
+    evtx::read_parts(&mut ctx, parts, &settings);
+    ctx.stats.bytes = bytes;
+    ctx.stats
+}
+
 /// Counts the bytes read through it.
 struct Counting<R> {
     inner: R,
@@ -369,6 +449,8 @@ mod tests {
         send::<FileJob>();
         send::<FileStats>();
         send::<ReadError>();
+        send::<EvtxBatch>();
+        send::<EvtxBatches>();
         sync::<ReadError>();
         sync::<ReadOptions>();
         sync::<ProfileSet>();

@@ -16,7 +16,7 @@
 //!   evaluated when a condition needs them, memoised per event, with the reference semantics.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use leitstelle_event::{Event, Logsource, Path};
@@ -193,7 +193,9 @@ pub struct Engine {
     /// Per profile: the candidate paths of every field.
     plans: Vec<FieldPlan>,
     keyword_roots: Vec<Vec<Path>>,
-    buckets: Mutex<HashMap<Logsource, Arc<Bucket>>>,
+    /// Buckets by event logsource. The lock only guards the map; each bucket is built once,
+    /// outside it, so threads needing different buckets build them in parallel.
+    buckets: Mutex<HashMap<Logsource, Arc<OnceLock<Arc<Bucket>>>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -450,16 +452,14 @@ impl Engine {
         if let Some(b) = scratch.cache.get(ls) {
             return b.clone();
         }
-        let b = {
+        let cell = {
             let mut shared = match self.buckets.lock() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            shared
-                .entry(ls.clone())
-                .or_insert_with(|| Arc::new(self.build_bucket(ls)))
-                .clone()
+            shared.entry(ls.clone()).or_default().clone()
         };
+        let b = cell.get_or_init(|| Arc::new(self.build_bucket(ls))).clone();
         scratch.cache.insert(ls.clone(), b.clone());
         b
     }
