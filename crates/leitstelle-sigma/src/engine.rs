@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
-use leitstelle_event::{Event, Logsource, Path};
+use leitstelle_event::{Event, Logsource, Path, Value};
 use leitstelle_profile::ProfileSet;
 
 use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
@@ -150,7 +150,14 @@ struct FieldScan {
     exact_cased: foldhash::HashMap<Box<str>, Vec<Hit>>,
     /// The longest exact value (longer field values cannot match one).
     exact_max: usize,
+    /// Scan all values in one pass ([`Engine::scan_concat`]): the keyword pseudo-field when
+    /// its needles allow it (case-insensitive substrings and wildcards only, none containing
+    /// the separator).
+    concat: bool,
 }
+
+/// Joins the values of [`Engine::scan_concat`]; no needle may contain it.
+const CONCAT_SEPARATOR: char = '\u{0}';
 
 /// The compiled rules that apply to one event logsource.
 #[derive(Debug)]
@@ -223,6 +230,9 @@ pub struct Scratch {
     counters: Counters,
     /// Reused buffer for folded lookup keys.
     key: String,
+    /// Reused buffers of [`Engine::scan_concat`].
+    concat: String,
+    ends: Vec<usize>,
     last: Option<(Logsource, Arc<Bucket>)>,
 }
 
@@ -592,6 +602,16 @@ impl Engine {
                 .ok();
             Automaton { ac, targets: t.2 }
         };
+        let concat = field == KEYWORDS
+            && cased.0.is_empty()
+            && exact_folded.is_empty()
+            && exact_cased.is_empty()
+            && !folded.0.iter().any(|n| n.contains(CONCAT_SEPARATOR))
+            && folded
+                .2
+                .iter()
+                .flatten()
+                .all(|(_, k)| matches!(k, NeedleKind::Contains | NeedleKind::Glob));
         FieldScan {
             field,
             folded: build(folded, true),
@@ -599,6 +619,7 @@ impl Engine {
             exact_folded,
             exact_cased,
             exact_max,
+            concat,
         }
     }
 
@@ -660,6 +681,10 @@ impl Engine {
             } else {
                 rd.values(scan.field as usize)
             };
+            if scan.concat {
+                self.scan_concat(scan, &vals, &bucket, scratch);
+                continue;
+            }
             for v in &vals.items {
                 let Some(t) = text(v) else { continue };
                 scratch.counters.values_scanned += 1;
@@ -685,6 +710,78 @@ impl Engine {
             }
         }
         scratch.candidates = candidates;
+    }
+
+    /// Scans many values (the keyword leaves of an event) in one automaton pass over their
+    /// texts joined by a separator no needle contains, so no match spans two values.
+    fn scan_concat(
+        &self,
+        scan: &FieldScan,
+        vals: &Values<'_>,
+        bucket: &Bucket,
+        scratch: &mut Scratch,
+    ) {
+        use std::fmt::Write as _;
+        let Some(ac) = &scan.folded.ac else { return };
+        let mut buf = std::mem::take(&mut scratch.concat);
+        let mut ends = std::mem::take(&mut scratch.ends);
+        buf.clear();
+        ends.clear();
+        for v in &vals.items {
+            match v {
+                Value::String(t) if t.is_ascii() => buf.push_str(t),
+                Value::String(t) => buf.extend(t.chars().map(crate::value::fold_char)),
+                Value::Number(n) => {
+                    let _ = write!(buf, "{n}");
+                }
+                other => match text(other) {
+                    Some(t) => buf.push_str(&fold(&t)),
+                    None => continue,
+                },
+            }
+            ends.push(buf.len());
+            buf.push(CONCAT_SEPARATOR);
+        }
+        scratch.counters.values_scanned += ends.len() as u64;
+        scratch.counters.bytes_scanned += buf.len() as u64;
+        // One glob stamp per value.
+        if scratch
+            .value_stamp
+            .checked_add(ends.len() as u32 + 1)
+            .is_none()
+        {
+            scratch.glob_seen.iter_mut().for_each(|x| *x = 0);
+            scratch.value_stamp = 0;
+        }
+        let base = scratch.value_stamp + 1;
+        scratch.value_stamp += ends.len() as u32 + 1;
+        let value_stamp = scratch.value_stamp;
+        for m in ac.find_overlapping_iter(buf.as_str()) {
+            let i = ends.partition_point(|&e| e < m.end());
+            let Some(&end) = ends.get(i) else { continue };
+            let start = if i == 0 {
+                0
+            } else {
+                ends[i - 1] + CONCAT_SEPARATOR.len_utf8()
+            };
+            let t = &buf[start..end];
+            scratch.value_stamp = base + i as u32;
+            for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
+                self.needle_hit(
+                    h,
+                    kind,
+                    m.start() - start,
+                    m.end() - start,
+                    t,
+                    true,
+                    bucket,
+                    scratch,
+                );
+            }
+        }
+        scratch.value_stamp = value_stamp;
+        scratch.concat = buf;
+        scratch.ends = ends;
     }
 
     fn scan_value(&self, scan: &FieldScan, t: &str, bucket: &Bucket, scratch: &mut Scratch) {

@@ -161,7 +161,7 @@ pub fn fold(text: &str) -> String {
     text.chars().map(fold_char).collect()
 }
 
-fn fold_char(c: char) -> char {
+pub(crate) fn fold_char(c: char) -> char {
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) => l,
