@@ -299,9 +299,11 @@ fn detection(engine: &Engine, profile: &Profile, rule_idx: usize, event: &Event)
             fields.insert(f.to_string(), v);
         }
     }
-    let record_id = event.origin.record.or_else(|| {
-        Profile::first_text(&profile.record_id, &event.data).and_then(|s| s.parse().ok())
-    });
+    // The source's own record id (EVTX EventRecordID, winlog.record_id) before the line
+    // number.
+    let record_id = Profile::first_text(&profile.record_id, &event.data)
+        .and_then(|s| s.parse().ok())
+        .or(event.origin.record);
     Detection {
         kind: "rule",
         timestamp: event.timestamp.map(rfc3339),

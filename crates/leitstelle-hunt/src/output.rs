@@ -11,7 +11,7 @@ pub enum Format {
     Jsonl,
 }
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "timestamp",
     "computer",
     "channel",
@@ -23,6 +23,7 @@ const COLUMNS: [&str; 11] = [
     "tags",
     "file",
     "fields",
+    "type",
 ];
 
 fn fields_text(d: &Detection) -> String {
