@@ -156,6 +156,9 @@ struct FieldScan {
     concat: bool,
 }
 
+/// `Bucket::scan_of` for a predicate no scan finds.
+const NO_SCAN: u32 = u32::MAX;
+
 /// Joins the values of [`Engine::scan_concat`]; no needle may contain it.
 const CONCAT_SEPARATOR: char = '\u{0}';
 
@@ -164,10 +167,13 @@ const CONCAT_SEPARATOR: char = '\u{0}';
 struct Bucket {
     always: Vec<u32>,
     scans: Vec<FieldScan>,
+    /// `scans[..eager]` hold triggers and run for every event; the rest run on demand.
+    eager: usize,
     /// The rules each trigger starts, concatenated (see [`Hit`]).
     trigger_rules: Vec<u32>,
-    /// Per predicate: found by the scan (a trigger here) rather than evaluated lazily.
-    scanned: Vec<bool>,
+    /// Per predicate: the index of the field scan that finds it (`NO_SCAN`: evaluated
+    /// lazily instead).
+    scan_of: Vec<u32>,
     rules: usize,
 }
 
@@ -230,6 +236,8 @@ pub struct Scratch {
     counters: Counters,
     /// Reused buffer for folded lookup keys.
     key: String,
+    /// Per field scan of the current bucket: the stamp of the event it last ran on.
+    scan_stamp: Vec<u32>,
     /// Reused buffers of [`Engine::scan_concat`].
     concat: String,
     ends: Vec<usize>,
@@ -274,6 +282,7 @@ impl Scratch {
             self.hit.iter_mut().for_each(|x| *x = 0);
             self.memo_stamp.iter_mut().for_each(|x| *x = 0);
             self.rule_stamp.iter_mut().for_each(|x| *x = 0);
+            self.scan_stamp.iter_mut().for_each(|x| *x = 0);
             self.stamp = 1;
         }
         self.candidates.clear();
@@ -506,12 +515,10 @@ impl Engine {
         // Every scannable predicate of the bucket is found by the field scans: measured on
         // SigmaHQ's process_creation rules, scanning only the triggers and evaluating the rest
         // lazily was 1.7x slower (each lazy test reads its field again).
-        let mut scanned = vec![false; self.preds.len()];
         let mut by_field: HashMap<FieldId, Vec<PredId>> = HashMap::new();
         for p in used_preds {
             let pred = &self.preds[p as usize];
             if pred.scanned {
-                scanned[p as usize] = true;
                 by_field.entry(pred.field).or_default().push(p);
             }
         }
@@ -522,15 +529,29 @@ impl Engine {
             trigger_rules.extend(rules);
         }
         let mut fields: Vec<_> = by_field.into_iter().collect();
-        fields.sort_by_key(|(f, _)| *f);
-        let scans = fields
+        // Fields holding a trigger are scanned for every event, first; the others only when a
+        // triggered rule needs one of their predicates (then the whole field at once).
+        fields.sort_by_key(|(f, preds)| (!preds.iter().any(|p| spans.contains_key(p)), *f));
+        let mut scan_of = vec![NO_SCAN; self.preds.len()];
+        let mut eager = 0;
+        let scans: Vec<FieldScan> = fields
             .into_iter()
-            .map(|(field, preds)| self.build_scan(field, &preds, &spans))
+            .enumerate()
+            .map(|(i, (field, preds))| {
+                for &p in &preds {
+                    scan_of[p as usize] = i as u32;
+                }
+                if preds.iter().any(|p| spans.contains_key(p)) {
+                    eager = i + 1;
+                }
+                self.build_scan(field, &preds, &spans)
+            })
             .collect();
         Bucket {
             always,
             scans,
-            scanned,
+            eager,
+            scan_of,
             trigger_rules,
             rules: rules.len(),
         }
@@ -675,22 +696,11 @@ impl Engine {
         let data = &event.data;
         let rd = Reader::new(plan, data);
         let stamp = scratch.stamp;
-        for scan in &bucket.scans {
-            let vals = if scan.field == KEYWORDS {
-                keyword_values(&self.keyword_roots[profile], data)
-            } else {
-                rd.values(scan.field as usize)
-            };
-            if scan.concat {
-                self.scan_concat(scan, &vals, &bucket, scratch);
-                continue;
-            }
-            for v in &vals.items {
-                let Some(t) = text(v) else { continue };
-                scratch.counters.values_scanned += 1;
-                scratch.counters.bytes_scanned += t.len() as u64;
-                self.scan_value(scan, &t, &bucket, scratch);
-            }
+        if scratch.scan_stamp.len() < bucket.scans.len() {
+            scratch.scan_stamp.resize(bucket.scans.len(), 0);
+        }
+        for i in 0..bucket.eager {
+            self.run_scan(i, &bucket, &rd, profile, scratch);
         }
         // Candidates: always-evaluated rules plus those triggered above.
         for &r in &bucket.always {
@@ -710,6 +720,37 @@ impl Engine {
             }
         }
         scratch.candidates = candidates;
+    }
+
+    /// Runs field scan `i` of the bucket on the event (once per event).
+    fn run_scan(
+        &self,
+        i: usize,
+        bucket: &Bucket,
+        rd: &Reader<'_>,
+        profile: usize,
+        scratch: &mut Scratch,
+    ) {
+        if scratch.scan_stamp[i] == scratch.stamp {
+            return;
+        }
+        scratch.scan_stamp[i] = scratch.stamp;
+        let scan = &bucket.scans[i];
+        let vals = if scan.field == KEYWORDS {
+            keyword_values(&self.keyword_roots[profile], rd.data())
+        } else {
+            rd.values(scan.field as usize)
+        };
+        if scan.concat {
+            self.scan_concat(scan, &vals, bucket, scratch);
+            return;
+        }
+        for v in &vals.items {
+            let Some(t) = text(v) else { continue };
+            scratch.counters.values_scanned += 1;
+            scratch.counters.bytes_scanned += t.len() as u64;
+            self.scan_value(scan, &t, bucket, scratch);
+        }
     }
 
     /// Scans many values (the keyword leaves of an event) in one automaton pass over their
@@ -927,7 +968,9 @@ impl Engine {
     ) -> bool {
         let i = p as usize;
         let pred = &self.preds[i];
-        if bucket.scanned[i] {
+        let scan = bucket.scan_of[i];
+        if scan != NO_SCAN {
+            self.run_scan(scan as usize, bucket, rd, profile, scratch);
             return scratch.hit[i] == scratch.stamp;
         }
         if scratch.memo_stamp[i] == scratch.stamp {
