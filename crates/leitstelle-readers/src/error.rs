@@ -64,6 +64,10 @@ pub enum ReadErrorKind {
     /// A syslog line the syslog parser rejected.
     #[error("unparsable syslog line: {0}")]
     Syslog(String),
+    /// A text file whose first lines are none of them syslog: not a log (a README, a
+    /// licence); skipped as a whole instead of one error per line.
+    #[error("not a log file: none of the first {lines} lines is a syslog message ({first})")]
+    NotALog { lines: u64, first: String },
     /// A parser of this or another crate panicked on the file; the rest of it was skipped.
     #[error("reader panicked: {0}")]
     Panic(String),

@@ -7,16 +7,24 @@ use leitstelle_event::{Raw, SourceKind};
 use crate::lines::{Line, next_line, strip_bom};
 use crate::{Ctx, Location, ReadErrorKind};
 
+/// A text file whose first this many non-empty lines all fail to parse is not a log: one
+/// error for the file instead of one per line.
+pub(crate) const NOT_A_LOG_AFTER: usize = 16;
+
 /// Reads every line; `year` completes RFC 3164 timestamps, which have none.
 pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead, year: i32) {
     let max = ctx.opts.max_record_bytes;
     let mut buf = Vec::new();
     let mut line_no = 0u64;
+    // Line errors held back until a line parses (then they are reported) or until
+    // NOT_A_LOG_AFTER of them say the file is not a log at all.
+    let mut held: Option<Vec<(Location, ReadErrorKind)>> = Some(Vec::new());
     loop {
         let line = match next_line(r, &mut buf, max) {
             Ok(Some(line)) => line,
-            Ok(None) => return,
+            Ok(None) => return flush(ctx, held),
             Err(e) => {
+                flush(ctx, held.take());
                 let _ = ctx.error(Location::Line(line_no + 1), ReadErrorKind::Io(e));
                 return;
             }
@@ -42,15 +50,54 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead, year: i32) {
             let text = String::from_utf8_lossy(bytes);
             match leitstelle_syslog::parse(&text) {
                 Ok(msg) => {
+                    if let Some(errors) = held.take() {
+                        for (loc, kind) in errors {
+                            if ctx.error(loc, kind).is_break() {
+                                return;
+                            }
+                        }
+                    }
                     let timestamp = msg.timestamp_nanos(year);
                     let data = msg.to_value();
                     let raw = Raw::Text(text.into());
                     ctx.event(SourceKind::Syslog, data, raw, Some(line_no), timestamp)
                 }
-                Err(e) => ctx.error(location, ReadErrorKind::Syslog(e.to_string())),
+                Err(e) => {
+                    let kind = ReadErrorKind::Syslog(e.to_string());
+                    match held.as_mut() {
+                        Some(errors) => {
+                            errors.push((location, kind));
+                            if errors.len() >= NOT_A_LOG_AFTER {
+                                let first = errors
+                                    .first()
+                                    .map(|(_, k)| k.to_string())
+                                    .unwrap_or_default();
+                                let _ = ctx.error(
+                                    Location::File,
+                                    ReadErrorKind::NotALog {
+                                        lines: errors.len() as u64,
+                                        first,
+                                    },
+                                );
+                                return;
+                            }
+                            std::ops::ControlFlow::Continue(())
+                        }
+                        None => ctx.error(location, kind),
+                    }
+                }
             }
         };
         if flow.is_break() {
+            return;
+        }
+    }
+}
+
+/// At the end of the file: line errors still held back are reported.
+fn flush(ctx: &mut Ctx<'_>, held: Option<Vec<(Location, ReadErrorKind)>>) {
+    for (loc, kind) in held.into_iter().flatten() {
+        if ctx.error(loc, kind).is_break() {
             return;
         }
     }

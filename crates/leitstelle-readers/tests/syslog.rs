@@ -95,3 +95,45 @@ fn gzip_latin1_and_long_lines() {
     );
     assert_eq!(got.events[0].data["message"], "caf\u{fffd}");
 }
+
+#[test]
+fn a_text_file_that_is_not_a_log_is_one_error_not_one_per_line() {
+    let dir = scratch("syslog-not-a-log");
+    let licence: String = (1..=40)
+        .map(|i| format!("Clause {i} of a licence text.\n"))
+        .collect();
+    let path = write(&dir, "LICENSE", licence.as_bytes());
+    let got = read_path(&path, &opts());
+    assert!(got.events.is_empty());
+    assert_eq!(got.errors.len(), 1, "{:?}", got.lines);
+    let e = got.errors[0].to_string();
+    assert!(
+        e.ends_with("LICENSE: not a log file: none of the first 16 lines is a syslog message (unparsable syslog line: no syslog header found: expected <PRI>, an RFC 5424 version or a timestamp)"),
+        "{e}"
+    );
+    // A few bad lines before good ones are still reported one by one, in order.
+    let mixed = "garbage one\ngarbage two\nJan  5 10:00:00 myhost sshd[1]: ok\nmore garbage\n";
+    let path = write(&dir, "mixed.log", mixed.as_bytes());
+    let got = read_path(&path, &opts());
+    assert_eq!(got.events.len(), 1);
+    let lines: Vec<&str> = got
+        .errors
+        .iter()
+        .map(|e| e.to_string())
+        .map(|s| {
+            if s.contains(":line 1:") {
+                "1"
+            } else if s.contains(":line 2:") {
+                "2"
+            } else if s.contains(":line 4:") {
+                "4"
+            } else {
+                "?"
+            }
+        })
+        .collect();
+    assert_eq!(lines, ["1", "2", "4"]);
+    // Fewer bad lines than the threshold and nothing else: each is reported at the end.
+    let path = write(&dir, "short.txt", b"just\nthree\nlines\n");
+    assert_eq!(read_path(&path, &opts()).errors.len(), 3);
+}
