@@ -65,8 +65,26 @@ pub struct Conditions {
     services: Vec<String>,
 }
 
+/// What a path holds in one event, read once for all the conditions that test it.
+struct Seen<'a> {
+    path: &'a Path,
+    /// Some value at the path is not null.
+    present: bool,
+    texts: Vec<String>,
+}
+
 impl Conditions {
     fn holds(&self, data: &Value, service: Option<&str>) -> bool {
+        self.holds_memo(data, service, &mut Vec::new())
+    }
+
+    /// Like `holds`, reading each path of the event only once across calls sharing `memo`.
+    fn holds_memo<'a>(
+        &'a self,
+        data: &Value,
+        service: Option<&str>,
+        memo: &mut Vec<Seen<'a>>,
+    ) -> bool {
         if !self.services.is_empty() {
             match service {
                 Some(s) if self.services.iter().any(|w| w.eq_ignore_ascii_case(s)) => {}
@@ -74,16 +92,33 @@ impl Conditions {
             }
         }
         self.checks.iter().all(|(path, accepted)| {
-            let mut ok = false;
-            path.visit(data, &mut |v| {
-                if accepted.is_empty() {
-                    ok = !v.is_null();
-                } else if let Some(text) = scalar_text(v) {
-                    ok = accepted.iter().any(|a| a.eq_ignore_ascii_case(&text));
+            let i = match memo.iter().position(|m| m.path == path) {
+                Some(i) => i,
+                None => {
+                    let mut seen = Seen {
+                        path,
+                        present: false,
+                        texts: Vec::new(),
+                    };
+                    path.visit(data, &mut |v| {
+                        seen.present |= !v.is_null();
+                        if let Some(t) = scalar_text(v) {
+                            seen.texts.push(t.into_owned());
+                        }
+                        true
+                    });
+                    memo.push(seen);
+                    memo.len() - 1
                 }
-                !ok
-            });
-            ok
+            };
+            let seen = &memo[i];
+            if accepted.is_empty() {
+                seen.present
+            } else {
+                seen.texts
+                    .iter()
+                    .any(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t)))
+            }
         })
     }
 }
@@ -214,12 +249,13 @@ impl Profile {
     pub fn logsource(&self, data: &Value) -> Logsource {
         let product = self.product.eval(data);
         let service = self.service.eval(data);
-        let categories = self
-            .categories
-            .iter()
-            .filter(|(_, c)| c.holds(data, service.as_deref()))
-            .map(|(n, _)| n.clone())
-            .collect();
+        let mut memo = Vec::new();
+        let mut categories = Vec::new();
+        for (name, c) in &self.categories {
+            if c.holds_memo(data, service.as_deref(), &mut memo) {
+                categories.push(name.clone());
+            }
+        }
         Logsource {
             product,
             service,
