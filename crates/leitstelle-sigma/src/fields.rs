@@ -7,6 +7,8 @@
 //! object (an array or a `*` on the way) the candidate falls back to the plain path walk, so
 //! the result is always the same as [`crate::access::field_values`] (tested against it).
 
+use std::cell::OnceCell;
+
 use leitstelle_event::{Path, Value};
 use smallvec::SmallVec;
 
@@ -91,7 +93,8 @@ enum Prefix<'a> {
 pub(crate) struct Reader<'a> {
     plan: &'a FieldPlan,
     data: &'a Value,
-    prefixes: SmallVec<[Prefix<'a>; 8]>,
+    /// Resolved on first use: most events need only a few of a profile's prefixes.
+    prefixes: SmallVec<[OnceCell<Prefix<'a>>; 8]>,
 }
 
 fn resolve<'a>(path: &Path, data: &'a Value) -> Prefix<'a> {
@@ -118,7 +121,7 @@ impl<'a> Reader<'a> {
         Reader {
             plan,
             data,
-            prefixes: plan.prefixes.iter().map(|p| resolve(p, data)).collect(),
+            prefixes: plan.prefixes.iter().map(|_| OnceCell::new()).collect(),
         }
     }
 
@@ -126,12 +129,16 @@ impl<'a> Reader<'a> {
         self.data
     }
 
+    fn prefix(&self, i: usize) -> Prefix<'a> {
+        *self.prefixes[i].get_or_init(|| resolve(&self.plan.prefixes[i], self.data))
+    }
+
     /// The values of a field: the first candidate with a value wins; arrays flattened.
     pub(crate) fn values(&self, field: usize) -> Values<'a> {
         let mut out = Values::default();
         for (i, c) in self.plan.fields[field].iter().enumerate() {
             match c {
-                Cand::Split { prefix, key } => match self.prefixes[*prefix as usize] {
+                Cand::Split { prefix, key } => match self.prefix(*prefix as usize) {
                     Prefix::Object(m) => {
                         if let Some(v) = m.get(key.as_ref()) {
                             push_flat(v, &mut out.items);
