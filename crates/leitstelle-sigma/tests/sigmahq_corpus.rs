@@ -3,11 +3,19 @@
 //! on the JSON rendering of its sample. The `.evtx` samples themselves are checked through
 //! the readers by the hunt crate's tests.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use leitstelle_event::{Event, SourceKind};
 use leitstelle_profile::ProfileSet;
 use leitstelle_sigma::{Engine, LoadOptions, RuleSet, Scratch, Severity, reference};
+
+/// Prints straight to stderr, past the test harness's capture, so CI logs show the figures.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 fn sigma_dir() -> Option<PathBuf> {
     let base = std::env::var_os("LEITSTELLE_SHARED_DATA")
@@ -17,7 +25,10 @@ fn sigma_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
+        // Straight to stderr, not through the test harness's capture: a skip is
+        // visible in every `cargo test` run.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: {} is absent; the SigmaHQ conformance test needs the shared test data",
             dir.display()
         );
@@ -76,7 +87,7 @@ fn sigmahq_rules_load_and_regression_json_fires() {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();
-    eprintln!(
+    say!(
         "loaded {} rules, {} filters, {} correlations; {} errors; skipped by reason: {:?}",
         set.rules.len(),
         set.filters.len(),
@@ -85,7 +96,7 @@ fn sigmahq_rules_load_and_regression_json_fires() {
         set.skipped_by_reason()
     );
     for e in errors.iter().take(40) {
-        eprintln!("{e}");
+        say!("{e}");
     }
     let profiles = ProfileSet::builtin();
     let rules_copy: Vec<_> = set.rules.clone();
@@ -154,9 +165,9 @@ fn sigmahq_rules_load_and_regression_json_fires() {
             }
         }
     }
-    eprintln!("regression JSON samples: {fired}/{total} fire (reference {ref_fired})");
+    say!("regression JSON samples: {fired}/{total} fire (reference {ref_fired})");
     for f in &failures {
-        eprintln!("  {f}");
+        say!("  {f}");
     }
     assert!(
         total >= 200,
