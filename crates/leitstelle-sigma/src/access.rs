@@ -24,16 +24,21 @@ pub struct Values<'a> {
 pub fn field_values<'a>(paths: &[Path], data: &'a Value) -> Values<'a> {
     let mut out = Values::default();
     for p in paths {
-        p.visit(data, &mut |v| {
-            push_flat(v, &mut out.items);
-            true
-        });
+        walk_into(p, data, &mut out.items);
         if !out.items.is_empty() {
             out.present = true;
             return out;
         }
     }
     out
+}
+
+/// Every value at a path, arrays flattened, appended to `out`.
+pub(crate) fn walk_into<'a>(path: &Path, data: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {
+    path.visit(data, &mut |v| {
+        push_flat(v, out);
+        true
+    });
 }
 
 pub(crate) fn push_flat<'a>(v: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {

@@ -12,7 +12,7 @@ use std::cell::OnceCell;
 use leitstelle_event::{Path, Value};
 use smallvec::SmallVec;
 
-use crate::access::{Values, field_values, push_flat};
+use crate::access::{Values, field_values, push_flat, walk_into};
 
 #[derive(Debug, Clone)]
 enum Cand {
@@ -149,12 +149,7 @@ impl<'a> Reader<'a> {
                         return field_values(&self.plan.paths[field][i..], self.data);
                     }
                 },
-                Cand::Walk(p) => {
-                    p.visit(self.data, &mut |v| {
-                        push_flat(v, &mut out.items);
-                        true
-                    });
-                }
+                Cand::Walk(p) => walk_into(p, self.data, &mut out.items),
             }
             if !out.items.is_empty() {
                 out.present = true;
