@@ -108,6 +108,13 @@ fn main() {
     );
     let load = started.elapsed();
     let profiles = ProfileSet::builtin();
+    let mut set = set;
+    // BENCH_EXCLUDE=id1,id2 leaves rules out (to measure what one rule costs).
+    if let Ok(ex) = std::env::var("BENCH_EXCLUDE") {
+        let ex: Vec<&str> = ex.split(',').collect();
+        set.rules
+            .retain(|r| !r.id.as_deref().is_some_and(|id| ex.contains(&id)));
+    }
     let rules_copy = set.rules.clone();
     let n_rules = set.rules.len();
     let started = Instant::now();
@@ -166,6 +173,7 @@ fn main() {
         stats.needles,
         stats.automata_bytes as f64 / 1e6
     );
+    println!("scanned for every event: {}", stats.eager_fields.join(", "));
     if std::env::var_os("SHOW_ALWAYS").is_some() {
         for t in &stats.always_titles {
             println!("  always: {t}");

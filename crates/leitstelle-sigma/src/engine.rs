@@ -186,6 +186,8 @@ pub struct BucketStats {
     pub always: usize,
     pub always_titles: Vec<String>,
     pub fields_scanned: usize,
+    /// Fields scanned for every event (they hold triggers); the others on demand.
+    pub eager_fields: Vec<String>,
     /// Distinct needles in the field automata.
     pub needles: usize,
     /// Heap memory of the field automata.
@@ -656,6 +658,14 @@ impl Engine {
                 .map(|&r| self.rules[r as usize].title.clone())
                 .collect(),
             fields_scanned: b.scans.len(),
+            eager_fields: b.scans[..b.eager]
+                .iter()
+                .map(|sc| {
+                    self.fields[sc.field as usize]
+                        .clone()
+                        .unwrap_or_else(|| "<keywords>".into())
+                })
+                .collect(),
             automata_bytes: b
                 .scans
                 .iter()
