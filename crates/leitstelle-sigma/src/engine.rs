@@ -100,10 +100,10 @@ fn regex_needles(re: &regex::Regex) -> Option<Vec<String>> {
 #[derive(Debug)]
 struct CompiledRule {
     cond: CExpr,
-    /// Scanned predicates at least one of which hits whenever the condition holds; a hit on
-    /// one makes the rule a candidate.
-    triggers: Vec<PredId>,
-    /// No such set exists (e.g. `not filter`): evaluate for every routed event.
+    /// Trigger groups: sets of scanned predicates such that, whenever the condition holds,
+    /// every group has a hit. The rule is evaluated only once all its groups have one.
+    groups: Vec<Vec<PredId>>,
+    /// No group exists (e.g. `not filter`): evaluate for every routed event.
     always: bool,
 }
 
@@ -156,6 +156,13 @@ struct FieldScan {
     concat: bool,
 }
 
+/// `Scratch::rule_mask` bit of a rule already among the candidates.
+const QUEUED: u8 = 0x80;
+
+/// At most this many trigger groups per rule (more would cost more bookkeeping than the
+/// evaluations it saves).
+const MAX_GROUPS: usize = 2;
+
 /// `Bucket::scan_of` for a predicate no scan finds.
 const NO_SCAN: u32 = u32::MAX;
 
@@ -169,7 +176,7 @@ struct Bucket {
     scans: Vec<FieldScan>,
     /// `scans[..eager]` hold triggers and run for every event; the rest run on demand.
     eager: usize,
-    /// The rules each trigger starts, concatenated (see [`Hit`]).
+    /// The (rule << 1 | group) entries each trigger counts for, concatenated (see [`Hit`]).
     trigger_rules: Vec<u32>,
     /// Per predicate: the index of the field scan that finds it (`NO_SCAN`: evaluated
     /// lazily instead).
@@ -231,6 +238,8 @@ pub struct Scratch {
     memo_stamp: Vec<u32>,
     memo: Vec<bool>,
     rule_stamp: Vec<u32>,
+    /// Per rule, this event: which trigger groups had a hit, and `QUEUED` once a candidate.
+    rule_mask: Vec<u8>,
     glob_seen: Vec<u32>,
     value_stamp: u32,
     candidates: Vec<u32>,
@@ -277,6 +286,7 @@ impl Scratch {
         }
         if self.rule_stamp.len() < rules {
             self.rule_stamp.resize(rules, 0);
+            self.rule_mask.resize(rules, 0);
         }
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -375,17 +385,18 @@ impl Engine {
                 search_exprs.push(simplify_or(alts));
             }
             let cond = lower(&rule.condition, &search_exprs);
-            let (triggers, always) = match trigger_set(&cond, &preds) {
-                Some((mut t, _cost)) => {
-                    t.sort_unstable();
-                    t.dedup();
-                    (t, false)
-                }
-                None => (Vec::new(), true),
-            };
+            let groups: Vec<Vec<PredId>> = trigger_groups(&cond, &preds)
+                .into_iter()
+                .map(|(mut g, _cost)| {
+                    g.sort_unstable();
+                    g.dedup();
+                    g
+                })
+                .collect();
+            let always = groups.is_empty();
             compiled.push(CompiledRule {
                 cond,
-                triggers,
+                groups,
                 always,
             });
         }
@@ -505,10 +516,12 @@ impl Engine {
             if c.always {
                 always.push(r);
             }
-            for &p in &c.triggers {
-                triggers.entry(p).or_default().push(r);
-                // Regex prefilters are triggers without being in the condition.
-                used_preds.push(p);
+            for (g, group) in c.groups.iter().enumerate() {
+                for &p in group {
+                    triggers.entry(p).or_default().push(r << 1 | g as u32);
+                    // Regex prefilters are triggers without being in the condition.
+                    used_preds.push(p);
+                }
             }
             collect_preds(&c.cond, &mut used_preds);
         }
@@ -714,10 +727,10 @@ impl Engine {
         }
         // Candidates: always-evaluated rules plus those triggered above.
         for &r in &bucket.always {
-            if scratch.rule_stamp[r as usize] != stamp {
-                scratch.rule_stamp[r as usize] = stamp;
-                scratch.candidates.push(r);
-            }
+            // Always-evaluated rules have no groups, so no trigger touched them yet.
+            scratch.rule_stamp[r as usize] = stamp;
+            scratch.rule_mask[r as usize] = QUEUED;
+            scratch.candidates.push(r);
         }
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.sort_unstable();
@@ -848,7 +861,8 @@ impl Engine {
             owned = fold(t);
             &owned
         };
-        if t.len() <= scan.exact_max {
+        // Folding can shorten a value (`ẞ` -> `ß`): the folded length is what must fit.
+        if t.len() <= scan.exact_max || folded.len() <= scan.exact_max {
             if !scan.exact_cased.is_empty()
                 && let Some(preds) = scan.exact_cased.get(t)
             {
@@ -932,10 +946,18 @@ impl Engine {
         }
         scratch.hit[p] = stamp;
         let (start, end) = (h.start as usize, (h.start + h.len) as usize);
-        for &r in &bucket.trigger_rules[start..end] {
-            if scratch.rule_stamp[r as usize] != stamp {
-                scratch.rule_stamp[r as usize] = stamp;
-                scratch.candidates.push(r);
+        for &entry in &bucket.trigger_rules[start..end] {
+            let r = (entry >> 1) as usize;
+            if scratch.rule_stamp[r] != stamp {
+                scratch.rule_stamp[r] = stamp;
+                scratch.rule_mask[r] = 0;
+            }
+            let mask = scratch.rule_mask[r] | (1 << (entry & 1));
+            scratch.rule_mask[r] = mask;
+            let full = (1u8 << self.compiled[r].groups.len()) - 1;
+            if mask & QUEUED == 0 && mask & full == full {
+                scratch.rule_mask[r] = mask | QUEUED;
+                scratch.candidates.push(r as u32);
             }
         }
     }
@@ -1058,39 +1080,51 @@ fn hit_cost(m: &Matcher) -> f64 {
     factor / (1.0 + len as f64)
 }
 
-/// A set of scanned predicates at least one of which hits whenever the condition holds, and
-/// its estimated cost; `None` when there is none (the rule must be evaluated for every event).
+/// Trigger groups of a condition, cheapest first: sets of scanned predicates such that when
+/// the condition holds, each set has a hit; with their estimated cost. Empty when there is
+/// none (the rule must be evaluated for every event).
 ///
-/// For `a and b` either side's set will do, so the cheaper (rarer) one is kept; `or` and
-/// `n of` need the union; a negation or a lazily evaluated test gives none.
-fn trigger_set(e: &CExpr, preds: &[Pred]) -> Option<(Vec<PredId>, f64)> {
+/// `a and b` keeps the cheapest groups of both sides (up to `MAX_GROUPS`), so a rule waits
+/// for a hit on each; `a or b` and `n of` need one group, the union of each side's cheapest;
+/// a negation or a lazily evaluated test gives none.
+fn trigger_groups(e: &CExpr, preds: &[Pred]) -> Vec<(Vec<PredId>, f64)> {
     match e {
         CExpr::Pred(p) => {
             let pred = &preds[*p as usize];
             if pred.scanned {
-                return Some((vec![*p], hit_cost(&pred.matcher)));
+                return vec![(vec![*p], hit_cost(&pred.matcher))];
             }
-            let ids = pred.prefilter.as_ref()?;
-            let cost = ids
-                .iter()
-                .map(|&i| hit_cost(&preds[i as usize].matcher))
-                .sum();
-            Some((ids.clone(), cost))
+            match &pred.prefilter {
+                Some(ids) => {
+                    let cost = ids
+                        .iter()
+                        .map(|&i| hit_cost(&preds[i as usize].matcher))
+                        .sum();
+                    vec![(ids.clone(), cost)]
+                }
+                None => Vec::new(),
+            }
         }
-        CExpr::Not(_) => None,
-        CExpr::And(v) => v
-            .iter()
-            .filter_map(|x| trigger_set(x, preds))
-            .min_by(|a, b| a.1.total_cmp(&b.1)),
+        CExpr::Not(_) => Vec::new(),
+        CExpr::And(v) => {
+            let mut all: Vec<(Vec<PredId>, f64)> =
+                v.iter().flat_map(|x| trigger_groups(x, preds)).collect();
+            all.sort_by(|a, b| a.1.total_cmp(&b.1));
+            all.dedup_by(|a, b| a.0 == b.0);
+            all.truncate(MAX_GROUPS);
+            all
+        }
         CExpr::Or(v) | CExpr::AtLeast(_, v) => {
-            let mut all = Vec::new();
+            let mut union = Vec::new();
             let mut cost = 0.0;
             for x in v {
-                let (t, c) = trigger_set(x, preds)?;
-                all.extend(t);
+                let Some((g, c)) = trigger_groups(x, preds).into_iter().next() else {
+                    return Vec::new();
+                };
+                union.extend(g);
                 cost += c;
             }
-            Some((all, cost))
+            vec![(union, cost)]
         }
     }
 }

@@ -900,3 +900,18 @@ fn duplicate_ids_and_deprecated_rules_are_skipped_with_a_diagnostic() {
     let set = RuleSet::load([("old.yml", deprecated.as_str())], &opts);
     assert_eq!((set.rules.len(), set.diagnostics.len()), (1, 0));
 }
+
+/// Found by the differential test: folding can make a value shorter in bytes (`ẞ`, three
+/// bytes, folds to `ß`, two), and whole-value lookups must still find it.
+#[test]
+fn folding_that_shortens_a_value_still_matches_whole_values() {
+    run(vec![
+        m(r"CommandLine: 'ß'", json!({"CommandLine": "ẞ"}), true),
+        m(r"CommandLine: 'ẞ'", json!({"CommandLine": "ß"}), true),
+        m(
+            r"CommandLine|cased: 'ß'",
+            json!({"CommandLine": "ẞ"}),
+            false,
+        ),
+    ]);
+}
