@@ -154,6 +154,10 @@ struct FieldScan {
     /// its needles allow it (case-insensitive substrings and wildcards only, none containing
     /// the separator).
     concat: bool,
+    /// For `concat` scans with few needles: a SIMD (Teddy) searcher over the lowercased
+    /// needles that says whether any occurs at all; most events have none, and then the
+    /// overlapping automaton pass is skipped.
+    any_needle: Option<aho_corasick::packed::Searcher>,
 }
 
 /// `Scratch::rule_mask` bit of a rule already among the candidates.
@@ -648,6 +652,15 @@ impl Engine {
                 .iter()
                 .flatten()
                 .all(|(_, k)| matches!(k, NeedleKind::Contains | NeedleKind::Glob));
+        let any_needle = if concat && folded.0.len() <= 64 {
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(folded.0.iter())
+                .build()
+        } else {
+            None
+        };
         FieldScan {
             field,
             folded: build(folded, true),
@@ -656,6 +669,7 @@ impl Engine {
             exact_cased,
             exact_max,
             concat,
+            any_needle,
         }
     }
 
@@ -808,6 +822,15 @@ impl Engine {
         }
         scratch.counters.values_scanned += ends.len() as u64;
         scratch.counters.bytes_scanned += buf.len() as u64;
+        if let Some(any) = &scan.any_needle {
+            // Needles are lowercase; non-ASCII text is already folded above.
+            buf.make_ascii_lowercase();
+            if any.find(buf.as_bytes()).is_none() {
+                scratch.concat = buf;
+                scratch.ends = ends;
+                return;
+            }
+        }
         // One glob stamp per value.
         if scratch
             .value_stamp
