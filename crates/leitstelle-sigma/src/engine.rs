@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
-use leitstelle_event::{Event, Logsource, Path, Value};
+use leitstelle_event::{Event, Logsource, Path, Value, visit_leaves};
 use leitstelle_profile::ProfileSet;
 
 use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
@@ -773,15 +773,21 @@ impl Engine {
         }
         scratch.scan_stamp[i] = scratch.stamp;
         let scan = &bucket.scans[i];
+        if scan.concat {
+            self.scan_concat(
+                scan,
+                &self.keyword_roots[profile],
+                rd.data(),
+                bucket,
+                scratch,
+            );
+            return;
+        }
         let vals = if scan.field == KEYWORDS {
             keyword_values(&self.keyword_roots[profile], rd.data())
         } else {
             rd.values(scan.field as usize)
         };
-        if scan.concat {
-            self.scan_concat(scan, &vals, bucket, scratch);
-            return;
-        }
         for v in &vals.items {
             let Some(t) = text(v) else { continue };
             scratch.counters.values_scanned += 1;
@@ -795,7 +801,8 @@ impl Engine {
     fn scan_concat(
         &self,
         scan: &FieldScan,
-        vals: &Values<'_>,
+        roots: &[Path],
+        data: &Value,
         bucket: &Bucket,
         scratch: &mut Scratch,
     ) {
@@ -805,7 +812,8 @@ impl Engine {
         let mut ends = std::mem::take(&mut scratch.ends);
         buf.clear();
         ends.clear();
-        for v in &vals.items {
+        // The leaves `keyword_values` would collect, appended as they are visited.
+        let mut append = |v: &Value| {
             match v {
                 Value::String(t) if t.is_ascii() => buf.push_str(t),
                 Value::String(t) => buf.extend(t.chars().map(crate::value::fold_char)),
@@ -814,11 +822,19 @@ impl Engine {
                 }
                 other => match text(other) {
                     Some(t) => buf.push_str(&fold(&t)),
-                    None => continue,
+                    None => return true,
                 },
             }
             ends.push(buf.len());
             buf.push(CONCAT_SEPARATOR);
+            true
+        };
+        if roots.is_empty() {
+            visit_leaves(data, &mut append);
+        } else {
+            for r in roots {
+                r.visit(data, &mut |node| visit_leaves(node, &mut append));
+            }
         }
         scratch.counters.values_scanned += ends.len() as u64;
         scratch.counters.bytes_scanned += buf.len() as u64;
