@@ -4,16 +4,20 @@
 //! - Rules are routed by logsource: an event is tested only against the rules its logsource
 //!   admits. The set of rules for one event logsource (a *bucket*) is built on first use and
 //!   cached.
-//! - In a bucket, all string tests on one field are matched in one pass with Aho-Corasick
-//!   automata (case-insensitive and cased); wildcard patterns are prefiltered by their longest
-//!   literal and verified on a hit. Regexes run lazily (a `RegexSet` over hundreds of Sigma
-//!   regexes was measured 40% of matching time, in its PikeVM fallback), as do
-//! - A rule's condition is evaluated only when one of its *triggers* hit: a set of scanned
-//!   predicates one of which must hit for the condition to hold (for `a and b` the rarer side's,
-//!   for `a or b` both sides'). Rules with no such set (for example `not filter`) are evaluated
-//!   for every event of their bucket.
-//!   the remaining tests (null, exists, numbers, CIDR, field references, time parts, `neq`):
-//!   evaluated when a condition needs them, memoised per event, with the reference semantics.
+//! - In a bucket, the substring, prefix, suffix and wildcard tests of one field are found in
+//!   one pass of an Aho-Corasick automaton (case-insensitive and cased); wildcard patterns are
+//!   prefiltered by their longest literal and verified on a hit; whole-value tests are hash
+//!   lookups. Keyword searches scan all leaves of the event in one pass.
+//! - A rule's condition is evaluated only when each of its *trigger groups* (at most two) had
+//!   a hit: sets of scanned predicates such that whenever the condition holds, each set has a
+//!   hit (see [`trigger_groups`]). Rules without groups (for example `not filter`) are
+//!   evaluated for every event of their bucket. Fields holding no trigger are scanned only
+//!   when a triggered rule needs them.
+//! - Regexes run lazily, one by one, each with its own literal prefilter (a `RegexSet` over
+//!   hundreds of Sigma regexes was measured at 40% of matching time, in its PikeVM fallback);
+//!   their required literals make them triggers. The remaining tests (null, exists, numbers,
+//!   CIDR, field references, time parts, `neq`) are evaluated when a condition needs them,
+//!   memoised per event, with the reference semantics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
