@@ -10,7 +10,7 @@
 //!   lookups. Keyword searches scan all leaves of the event in one pass.
 //! - A rule's condition is evaluated only when each of its *trigger groups* (at most two) had
 //!   a hit: sets of scanned predicates such that whenever the condition holds, each set has a
-//!   hit (see [`trigger_groups`]). Rules without groups (for example `not filter`) are
+//!   hit (see `trigger_groups`). Rules without groups (for example `not filter`) are
 //!   evaluated for every event of their bucket. Fields holding no trigger are scanned only
 //!   when a triggered rule needs them.
 //! - Regexes run lazily, one by one, each with its own literal prefilter (a `RegexSet` over

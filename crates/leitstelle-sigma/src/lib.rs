@@ -7,7 +7,7 @@
 //!   applied ([`value::Matcher`]), and a resolved condition.
 //! - [`Engine`]: every rule compiled together: shared predicates, logsource routing, one
 //!   Aho-Corasick pass per field, regex sets, conditions evaluated only for triggered rules.
-//! - [`reference`]: the simple interpreter the engine is checked against.
+//! - [`reference`](mod@reference): the simple interpreter the engine is checked against.
 //!
 //! Field names are resolved to event paths through source profiles (`leitstelle-profile`)
 //! when rules are compiled.
