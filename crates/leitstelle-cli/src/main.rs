@@ -121,7 +121,8 @@ struct HuntArgs {
     /// Write detections to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Only events at or after this time (RFC 3339, or YYYY-MM-DD as UTC midnight).
+    /// Only events at or after this time (RFC 3339, or YYYY-MM-DD as UTC midnight); events
+    /// without a time are kept.
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
     /// Only events before this time (RFC 3339, or YYYY-MM-DD as UTC midnight).
