@@ -255,6 +255,8 @@ pub struct Scratch {
     counters: Counters,
     /// Reused buffer for folded lookup keys.
     key: String,
+    /// Reused buffer for lowercased values.
+    lower: String,
     /// Per field scan of the current bucket: the stamp of the event it last ran on.
     scan_stamp: Vec<u32>,
     /// Reused buffers of [`Engine::scan_concat`].
@@ -667,7 +669,7 @@ impl Engine {
         };
         FieldScan {
             field,
-            folded: build(folded, true),
+            folded: build(folded, false),
             cased: build(cased, false),
             exact_folded,
             exact_cased,
@@ -842,9 +844,10 @@ impl Engine {
         }
         scratch.counters.values_scanned += ends.len() as u64;
         scratch.counters.bytes_scanned += buf.len() as u64;
+        // Needles are lowercase and the automata case-sensitive; non-ASCII text is already
+        // folded above.
+        buf.make_ascii_lowercase();
         if let Some(any) = &scan.any_needle {
-            // Needles are lowercase; non-ASCII text is already folded above.
-            buf.make_ascii_lowercase();
             if any.find(buf.as_bytes()).is_none() {
                 scratch.concat = buf;
                 scratch.ends = ends;
@@ -927,11 +930,19 @@ impl Engine {
             }
         }
         if let Some(ac) = &scan.folded.ac {
-            for m in ac.find_overlapping_iter(folded) {
+            // The automaton holds lowercase needles and is case-sensitive: lowercasing the
+            // text first is cheaper than an ASCII-case-insensitive automaton (half the
+            // transitions).
+            let mut lower = std::mem::take(&mut scratch.lower);
+            lower.clear();
+            lower.push_str(folded);
+            lower.make_ascii_lowercase();
+            for m in ac.find_overlapping_iter(lower.as_str()) {
                 for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
-                    self.needle_hit(h, kind, m.start(), m.end(), folded, true, bucket, scratch);
+                    self.needle_hit(h, kind, m.start(), m.end(), &lower, true, bucket, scratch);
                 }
             }
+            scratch.lower = lower;
         }
         if let Some(ac) = &scan.cased.ac {
             for m in ac.find_overlapping_iter(t) {
