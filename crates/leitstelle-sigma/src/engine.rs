@@ -847,12 +847,12 @@ impl Engine {
         // Needles are lowercase and the automata case-sensitive; non-ASCII text is already
         // folded above.
         buf.make_ascii_lowercase();
-        if let Some(any) = &scan.any_needle {
-            if any.find(buf.as_bytes()).is_none() {
-                scratch.concat = buf;
-                scratch.ends = ends;
-                return;
-            }
+        if let Some(any) = &scan.any_needle
+            && any.find(buf.as_bytes()).is_none()
+        {
+            scratch.concat = buf;
+            scratch.ends = ends;
+            return;
         }
         // One glob stamp per value.
         if scratch
