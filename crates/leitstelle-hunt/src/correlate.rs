@@ -6,20 +6,14 @@ use std::collections::BTreeMap;
 
 use leitstelle_event::Event;
 use leitstelle_profile::Profile;
-use leitstelle_sigma::access::{field_values, text};
+use leitstelle_sigma::access::field_values;
 use leitstelle_sigma::{CorrelationHit, Correlator, Observation};
 
 use crate::Detection;
 
 /// The text of a field of an event as a correlation reads it (values joined by `, `).
 fn field(profile: &Profile, event: &Event, name: &str) -> Option<String> {
-    let vals = field_values(&profile.resolve(name), &event.data);
-    let texts: Vec<String> = vals
-        .items
-        .iter()
-        .filter_map(|v| text(v).map(|t| t.into_owned()))
-        .collect();
-    (!texts.is_empty()).then(|| texts.join(", "))
+    field_values(&profile.resolve(name), &event.data).joined_text()
 }
 
 /// Observations for one detection of `rule` on `event`; `source` indexes the caller's

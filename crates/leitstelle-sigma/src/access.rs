@@ -55,24 +55,37 @@ pub(crate) fn push_flat<'a>(v: &'a Value, out: &mut SmallVec<[&'a Value; 4]>) {
 /// Every scalar leaf below the keyword roots (the whole tree when there are none).
 pub fn keyword_values<'a>(roots: &[Path], data: &'a Value) -> Values<'a> {
     let mut out = Values::default();
-    let mut push = |v: &'a Value| {
-        visit_leaves(v, &mut |leaf| {
-            out.items.push(leaf);
-            true
-        });
-    };
-    if roots.is_empty() {
-        push(data);
-    } else {
-        for r in roots {
-            r.visit(data, &mut |v| {
-                push(v);
-                true
-            });
-        }
-    }
+    visit_keyword_leaves(roots, data, &mut |leaf| out.items.push(leaf));
     out.present = !out.items.is_empty();
     out
+}
+
+/// Calls `f` with every scalar leaf a keyword search looks at: all leaves below the roots
+/// (the whole tree when there are none), in document order.
+pub fn visit_keyword_leaves<'a>(roots: &[Path], data: &'a Value, f: &mut dyn FnMut(&'a Value)) {
+    let mut leaf = |v: &'a Value| {
+        f(v);
+        true
+    };
+    if roots.is_empty() {
+        visit_leaves(data, &mut leaf);
+    } else {
+        for r in roots {
+            r.visit(data, &mut |node| visit_leaves(node, &mut leaf));
+        }
+    }
+}
+
+impl Values<'_> {
+    /// The texts of the values joined by `, ` (for reports); `None` when there is none.
+    pub fn joined_text(&self) -> Option<String> {
+        let texts: Vec<String> = self
+            .items
+            .iter()
+            .filter_map(|v| text(v).map(|t| t.into_owned()))
+            .collect();
+        (!texts.is_empty()).then(|| texts.join(", "))
+    }
 }
 
 /// The text of a value for string matching; `None` for null, objects and arrays.

@@ -23,10 +23,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
-use leitstelle_event::{Event, Logsource, Path, Value, visit_leaves};
+use leitstelle_event::{Event, Logsource, Path, Value};
 use leitstelle_profile::ProfileSet;
 
-use crate::access::{Values, eval_matcher, field_values, keyword_values, text};
+use crate::access::{
+    Values, eval_matcher, field_values, keyword_values, text, visit_keyword_leaves,
+};
 use crate::fields::{FieldPlan, Reader};
 use crate::rule::{Expr, Rule};
 use crate::value::{Matcher, Pattern, Piece, Shape, fold};
@@ -253,10 +255,8 @@ pub struct Scratch {
     candidates: Vec<u32>,
     cache: HashMap<Logsource, Arc<Bucket>>,
     counters: Counters,
-    /// Reused buffer for folded lookup keys.
-    key: String,
-    /// Reused buffer for lowercased values.
-    lower: String,
+    /// Reused buffer for the case-folded value being scanned.
+    folded: String,
     /// Per field scan of the current bucket: the stamp of the event it last ran on.
     scan_stamp: Vec<u32>,
     /// Reused buffers of [`Engine::scan_concat`].
@@ -465,17 +465,7 @@ impl Engine {
     pub fn field_text(&self, event: &Event, field: &str) -> Option<String> {
         let profile = event.profile.min(self.plans.len().saturating_sub(1));
         let fid = *self.field_index.get(field)? as usize;
-        let vals = field_values(self.plans.get(profile)?.paths(fid), &event.data);
-        let texts: Vec<String> = vals
-            .items
-            .iter()
-            .filter_map(|v| text(v).map(|t| t.into_owned()))
-            .collect();
-        if texts.is_empty() {
-            None
-        } else {
-            Some(texts.join(", "))
-        }
+        field_values(self.plans.get(profile)?.paths(fid), &event.data).joined_text()
     }
 
     fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
@@ -819,7 +809,7 @@ impl Engine {
         buf.clear();
         ends.clear();
         // The leaves `keyword_values` would collect, appended as they are visited.
-        let mut append = |v: &Value| {
+        visit_keyword_leaves(roots, data, &mut |v| {
             match v {
                 Value::String(t) if t.is_ascii() => buf.push_str(t),
                 Value::String(t) => buf.extend(t.chars().map(crate::value::fold_char)),
@@ -828,20 +818,12 @@ impl Engine {
                 }
                 other => match text(other) {
                     Some(t) => buf.push_str(&fold(&t)),
-                    None => return true,
+                    None => return,
                 },
             }
             ends.push(buf.len());
             buf.push(CONCAT_SEPARATOR);
-            true
-        };
-        if roots.is_empty() {
-            visit_leaves(data, &mut append);
-        } else {
-            for r in roots {
-                r.visit(data, &mut |node| visit_leaves(node, &mut append));
-            }
-        }
+        });
         scratch.counters.values_scanned += ends.len() as u64;
         scratch.counters.bytes_scanned += buf.len() as u64;
         // Needles are lowercase and the automata case-sensitive; non-ASCII text is already
@@ -883,7 +865,6 @@ impl Engine {
                     m.start() - start,
                     m.end() - start,
                     t,
-                    true,
                     bucket,
                     scratch,
                 );
@@ -900,13 +881,20 @@ impl Engine {
             scratch.glob_seen.iter_mut().for_each(|x| *x = 0);
             scratch.value_stamp = 1;
         }
-        let owned;
-        let folded: &str = if t.is_ascii() {
-            t
-        } else {
-            owned = fold(t);
-            &owned
-        };
+        // The case-folded text, computed once for the whole-value lookup and the automaton
+        // (whose needles are folded and which is case-sensitive: folding the text first is
+        // cheaper than an ASCII-case-insensitive automaton, with half the transitions).
+        let needs_folded = scan.folded.ac.is_some() || !scan.exact_folded.is_empty();
+        let mut folded = std::mem::take(&mut scratch.folded);
+        folded.clear();
+        if needs_folded {
+            if t.is_ascii() {
+                folded.push_str(t);
+                folded.make_ascii_lowercase();
+            } else {
+                folded.extend(t.chars().map(crate::value::fold_char));
+            }
+        }
         // Folding can shorten a value (`ẞ` -> `ß`): the folded length is what must fit.
         if t.len() <= scan.exact_max || folded.len() <= scan.exact_max {
             if !scan.exact_cased.is_empty()
@@ -916,38 +904,26 @@ impl Engine {
                     self.mark(h, bucket, scratch);
                 }
             }
-            if !scan.exact_folded.is_empty() {
-                let mut key = std::mem::take(&mut scratch.key);
-                key.clear();
-                key.push_str(folded);
-                key.make_ascii_lowercase();
-                if let Some(preds) = scan.exact_folded.get(key.as_str()) {
-                    for &h in preds {
-                        self.mark(h, bucket, scratch);
-                    }
+            if !scan.exact_folded.is_empty()
+                && let Some(preds) = scan.exact_folded.get(folded.as_str())
+            {
+                for &h in preds {
+                    self.mark(h, bucket, scratch);
                 }
-                scratch.key = key;
             }
         }
         if let Some(ac) = &scan.folded.ac {
-            // The automaton holds lowercase needles and is case-sensitive: lowercasing the
-            // text first is cheaper than an ASCII-case-insensitive automaton (half the
-            // transitions).
-            let mut lower = std::mem::take(&mut scratch.lower);
-            lower.clear();
-            lower.push_str(folded);
-            lower.make_ascii_lowercase();
-            for m in ac.find_overlapping_iter(lower.as_str()) {
+            for m in ac.find_overlapping_iter(folded.as_str()) {
                 for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
-                    self.needle_hit(h, kind, m.start(), m.end(), &lower, true, bucket, scratch);
+                    self.needle_hit(h, kind, m.start(), m.end(), &folded, bucket, scratch);
                 }
             }
-            scratch.lower = lower;
         }
+        scratch.folded = folded;
         if let Some(ac) = &scan.cased.ac {
             for m in ac.find_overlapping_iter(t) {
                 for &(h, kind) in &scan.cased.targets[m.pattern().as_usize()] {
-                    self.needle_hit(h, kind, m.start(), m.end(), t, false, bucket, scratch);
+                    self.needle_hit(h, kind, m.start(), m.end(), t, bucket, scratch);
                 }
             }
         }
@@ -961,7 +937,6 @@ impl Engine {
         start: usize,
         end: usize,
         t: &str,
-        folded: bool,
         bucket: &Bucket,
         scratch: &mut Scratch,
     ) {
@@ -979,9 +954,9 @@ impl Engine {
                     return;
                 }
                 scratch.glob_seen[p as usize] = scratch.value_stamp;
+                // `t` is the folded text for case-insensitive patterns and the text as it is
+                // for cased ones: either way, what the pattern's literals compare with.
                 match &self.preds[p as usize].matcher {
-                    // The ASCII fast path searched the unfolded text; fold for verification.
-                    Matcher::Str(pat) if folded => pat.matches(t),
                     Matcher::Str(pat) => pat.matches_folded(t),
                     _ => false,
                 }
