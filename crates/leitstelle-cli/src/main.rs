@@ -184,6 +184,13 @@ fn load_options(src: &RuleSource) -> anyhow::Result<LoadOptions> {
     })
 }
 
+/// A buffered output file, with the path in the error.
+fn create(path: &std::path::Path) -> anyhow::Result<io::BufWriter<std::fs::File>> {
+    let f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(io::BufWriter::new(f))
+}
+
 fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
         return d.timestamp_nanos_opt().context("time out of range");
@@ -252,10 +259,7 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     diagnostics.extend(corr_diags);
     if let Some(path) = &args.diagnostics {
-        let mut f = io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
+        let mut f = create(path)?;
         for d in &diagnostics {
             serde_json::to_writer(&mut f, d)?;
             writeln!(f)?;
@@ -302,10 +306,7 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let mut all_errors: Vec<String> = discover_errors.iter().map(|e| e.to_string()).collect();
     all_errors.extend(summary.error_samples.iter().cloned());
     if let Some(path) = &args.errors {
-        let mut f = io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
+        let mut f = create(path)?;
         for e in &all_errors {
             writeln!(f, "{e}")?;
         }
@@ -320,10 +321,7 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
     let written = match &args.output {
         Some(path) => {
-            let mut f = io::BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("cannot create {}", path.display()))?,
-            );
+            let mut f = create(path)?;
             output::write_detections(&mut f, format, &detections).and_then(|_| f.flush())
         }
         None => {
