@@ -37,6 +37,12 @@ pub enum SourceKind {
     Json,
     /// A syslog line (RFC 5424 or RFC 3164).
     Syslog,
+    /// An ArcSight Common Event Format record (`CEF:0|…`), bare or inside a syslog line.
+    Cef,
+    /// An IBM QRadar Log Event Extended Format record (`LEEF:1.0|…` / `LEEF:2.0|…`).
+    Leef,
+    /// A Linux audit (`auditd`) record (`type=… msg=audit(…): key=value …`).
+    Auditd,
 }
 
 impl SourceKind {
@@ -46,6 +52,9 @@ impl SourceKind {
             SourceKind::Evtx => "evtx",
             SourceKind::Json => "json",
             SourceKind::Syslog => "syslog",
+            SourceKind::Cef => "cef",
+            SourceKind::Leef => "leef",
+            SourceKind::Auditd => "auditd",
         }
     }
 
@@ -55,6 +64,9 @@ impl SourceKind {
             "evtx" => Some(SourceKind::Evtx),
             "json" => Some(SourceKind::Json),
             "syslog" => Some(SourceKind::Syslog),
+            "cef" => Some(SourceKind::Cef),
+            "leef" => Some(SourceKind::Leef),
+            "auditd" => Some(SourceKind::Auditd),
             _ => None,
         }
     }
