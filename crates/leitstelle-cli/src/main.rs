@@ -13,6 +13,8 @@ use leitstelle_hunt::{HuntOptions, Progress, RuleFilter};
 use leitstelle_readers::ReadOptions;
 use leitstelle_sigma::{Correlator, Engine, Level, LoadOptions, Severity};
 
+mod server_cmd;
+
 /// Leitstelle: a Security Operations Center in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "leitstelle", version, about, long_about = None)]
@@ -33,6 +35,18 @@ enum Command {
     /// Work with Sigma rule folders.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Run the server: syslog (UDP/TCP/TLS), HTTP NDJSON, Elasticsearch bulk and Splunk HEC
+    /// intake, a durable journal, live Sigma detection and alerts.
+    ///
+    /// With no arguments it starts on the embedded default: data in ./leitstelle-data, HTTP
+    /// on 127.0.0.1:8080, syslog on UDP and TCP 127.0.0.1:5514. The first start creates the
+    /// tenant `default`, the user `admin` and tokens, and writes them to
+    /// DATA_DIR/initial-credentials.txt (readable only by its owner). SIGTERM or SIGINT stop
+    /// it gracefully; SIGHUP reloads the rules.
+    Serve(server_cmd::ServeArgs),
+    /// Manage tenants, tokens and users in a data directory (works while the server runs).
+    #[command(subcommand)]
+    Admin(server_cmd::AdminCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,6 +55,9 @@ enum RulesCommand {
     ///
     /// Exit code 0 when every rule loaded, 2 when some were skipped with errors.
     Check(CheckArgs),
+    /// Ask a running server to load its rule folders again and swap them in without
+    /// dropping events (as SIGHUP does).
+    Reload(server_cmd::ReloadArgs),
 }
 
 #[derive(Args, Debug)]
@@ -397,6 +414,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt(*args),
         Command::Rules(RulesCommand::Check(args)) => check(args),
+        Command::Rules(RulesCommand::Reload(args)) => server_cmd::reload(args),
+        Command::Serve(args) => server_cmd::serve(args),
+        Command::Admin(cmd) => server_cmd::admin(cmd),
     };
     match result {
         Ok(code) => code,

@@ -35,6 +35,20 @@ use yaml_rust2::{Yaml, YamlLoader};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("windows.yml", include_str!("../../../profiles/windows.yml")),
     ("ecs.yml", include_str!("../../../profiles/ecs.yml")),
+    (
+        "kubernetes.yml",
+        include_str!("../../../profiles/kubernetes.yml"),
+    ),
+    ("falco.yml", include_str!("../../../profiles/falco.yml")),
+    (
+        "suricata.yml",
+        include_str!("../../../profiles/suricata.yml"),
+    ),
+    ("linux.yml", include_str!("../../../profiles/linux.yml")),
+    (
+        "cef-leef.yml",
+        include_str!("../../../profiles/cef-leef.yml"),
+    ),
     ("generic.yml", include_str!("../../../profiles/generic.yml")),
 ];
 
@@ -295,7 +309,8 @@ pub struct ProfileSet {
 
 impl ProfileSet {
     /// The built-in profiles (Windows EVTX and EVTX-shaped JSON, Security 4688 process
-    /// creation, Winlogbeat/ECS JSON, generic JSON, syslog).
+    /// creation, Winlogbeat/ECS JSON, Kubernetes audit, Falco, Suricata EVE, Linux auditd,
+    /// CEF, LEEF, generic JSON, syslog).
     pub fn builtin() -> Self {
         let mut set = ProfileSet::empty();
         for (name, text) in BUILTIN {

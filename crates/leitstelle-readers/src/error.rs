@@ -64,6 +64,10 @@ pub enum ReadErrorKind {
     /// A syslog line the syslog parser rejected.
     #[error("unparsable syslog line: {0}")]
     Syslog(String),
+    /// A record of a text file the record parsers rejected: a malformed CEF, LEEF or auditd
+    /// record, or a JSON line (`leitstelle-parsers`).
+    #[error("{0}")]
+    Parse(leitstelle_parsers::ParseError),
     /// A text file whose first lines are none of them syslog: not a log (a README, a
     /// licence); skipped as a whole instead of one error per line.
     #[error("not a log file: none of the first {lines} lines is a syslog message ({first})")]

@@ -15,8 +15,11 @@
 //!   json`), or a document of arrays of objects; Winlogbeat/ECS and EVTX-shaped
 //!   (`{"Event": {"System": …}}`) objects alike. Time from the profile's `meta.timestamp`
 //!   paths ([`parse_timestamp`]).
-//! - **Syslog** text, one message per line (`leitstelle-syslog`); RFC 3164 timestamps get the
-//!   year of the file's modification time.
+//! - **Text** logs, one record per line (`leitstelle-parsers`, format `auto`): syslog lines,
+//!   also carrying CEF, LEEF or auditd records, bare CEF and LEEF records, and auditd logs
+//!   (`audit.log`); RFC 3164 timestamps get the year of the file's modification time. Every
+//!   event, of any format, is classified and timestamped by `leitstelle_parsers::to_event`,
+//!   as the intake's are.
 //! - Any of these **gzip**-compressed (decompressed as a stream).
 //!
 //! Nothing is dropped silently: a file, chunk, record or line that cannot be read becomes a
@@ -76,7 +79,8 @@ use std::sync::Arc;
 use chrono::Datelike;
 use flate2::read::MultiGzDecoder;
 use leitstelle_event::{Event, Origin, Raw, SourceKind, Value};
-use leitstelle_profile::{Profile, ProfileSet};
+use leitstelle_parsers::{Parsed, to_event};
+use leitstelle_profile::ProfileSet;
 
 mod detect;
 mod error;
@@ -85,12 +89,12 @@ mod gzseek;
 mod json;
 mod lines;
 mod syslog;
-mod time;
 
 pub use detect::{SNIFF_BYTES, discover, sniff};
 pub use error::{Location, ReadError, ReadErrorKind};
 pub use evtx::{EvtxBatch, EvtxBatches};
-pub use time::parse_timestamp;
+/// Moved to `leitstelle-parsers`; re-exported so this crate's API stays.
+pub use leitstelle_parsers::parse_timestamp;
 
 /// The default of [`ReadOptions::max_record_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
@@ -398,7 +402,8 @@ impl Ctx<'_> {
     }
 
     /// Classifies `data`, fills in the timestamp from the profile when `timestamp` is
-    /// `None`, and hands the event to the sink.
+    /// `None` (both by [`leitstelle_parsers::to_event`], as the intake does), and hands the
+    /// event to the sink.
     fn event(
         &mut self,
         source: SourceKind,
@@ -407,27 +412,17 @@ impl Ctx<'_> {
         record: Option<u64>,
         timestamp: Option<i64>,
     ) -> ControlFlow<()> {
-        let (profile, logsource) = self.profiles.classify(source, &data);
-        let timestamp = timestamp.or_else(|| {
-            if profile >= self.profiles.len() {
-                return None;
-            }
-            let paths = &self.profiles.get(profile).timestamp;
-            Profile::first_text(paths, &data).and_then(|t| parse_timestamp(&t))
-        });
-        let event = Event {
-            tenant: Arc::clone(&self.opts.tenant),
-            timestamp,
+        let parsed = Parsed {
             source,
-            raw,
             data,
-            logsource,
-            profile,
-            origin: Origin {
-                source: Some(Arc::clone(&self.origin)),
-                record,
-            },
+            raw,
+            timestamp,
         };
+        let origin = Origin {
+            source: Some(Arc::clone(&self.origin)),
+            record,
+        };
+        let event = to_event(self.profiles, Arc::clone(&self.opts.tenant), parsed, origin);
         self.deliver(Item::Event(event))
     }
 

@@ -1,8 +1,10 @@
-//! Syslog text files: one message per non-empty line, parsed by `leitstelle-syslog`.
+//! Text log files: one record per non-empty line, parsed by `leitstelle-parsers` with
+//! [`Format::Auto`]: syslog lines (and the CEF, LEEF or auditd records they carry), bare
+//! CEF / LEEF records, and auditd records (`/var/log/audit/audit.log`).
 
 use std::io::BufRead;
 
-use leitstelle_event::{Raw, SourceKind};
+use leitstelle_parsers::{Format, Limits, ParseContext, ParseError};
 
 use crate::lines::{Line, next_line, strip_bom};
 use crate::{Ctx, Location, ReadErrorKind};
@@ -14,6 +16,18 @@ pub(crate) const NOT_A_LOG_AFTER: usize = 16;
 /// Reads every line; `year` completes RFC 3164 timestamps, which have none.
 pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead, year: i32) {
     let max = ctx.opts.max_record_bytes;
+    // Lines are already bounded by `max`; no other limit than the reader's own, and
+    // Latin-1 and the like are kept as far as they can be read.
+    let parse_ctx = ParseContext {
+        year_hint: year,
+        limits: Limits {
+            max_record_bytes: max,
+            max_fields: usize::MAX,
+            max_field_bytes: max,
+            ..Limits::default()
+        },
+        lossy_utf8: true,
+    };
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     // Line errors held back until a line parses (then they are reported) or until
@@ -46,10 +60,8 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead, year: i32) {
                 continue;
             }
             ctx.stats.records += 1;
-            // Not UTF-8 (Latin-1 and the like): keep what can be read.
-            let text = String::from_utf8_lossy(bytes);
-            match leitstelle_syslog::parse(&text) {
-                Ok(msg) => {
+            match leitstelle_parsers::parse(Format::Auto, bytes, &parse_ctx) {
+                Ok(parsed) => {
                     if let Some(errors) = held.take() {
                         for (loc, kind) in errors {
                             if ctx.error(loc, kind).is_break() {
@@ -57,13 +69,19 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, r: &mut dyn BufRead, year: i32) {
                             }
                         }
                     }
-                    let timestamp = msg.timestamp_nanos(year);
-                    let data = msg.to_value();
-                    let raw = Raw::Text(text.into());
-                    ctx.event(SourceKind::Syslog, data, raw, Some(line_no), timestamp)
+                    ctx.event(
+                        parsed.source,
+                        parsed.data,
+                        parsed.raw,
+                        Some(line_no),
+                        parsed.timestamp,
+                    )
                 }
                 Err(e) => {
-                    let kind = ReadErrorKind::Syslog(e.to_string());
+                    let kind = match e {
+                        ParseError::Syslog(e) => ReadErrorKind::Syslog(e.to_string()),
+                        other => ReadErrorKind::Parse(other),
+                    };
                     match held.as_mut() {
                         Some(errors) => {
                             errors.push((location, kind));

@@ -137,3 +137,37 @@ fn a_text_file_that_is_not_a_log_is_one_error_not_one_per_line() {
     let path = write(&dir, "short.txt", b"just\nthree\nlines\n");
     assert_eq!(read_path(&path, &opts()).errors.len(), 3);
 }
+
+// Text files are read by `leitstelle-parsers` in `auto` mode: an auditd log, bare CEF
+// records and CEF inside syslog become events of their own source kinds; a malformed record
+// is an error naming what is wrong.
+#[test]
+fn audit_logs_and_cef_records() {
+    let dir = scratch("syslog-audit-cef");
+    let audit = "type=SYSCALL msg=audit(1364481363.243:24287): arch=c000003e syscall=2 comm=\"cat\" exe=\"/bin/cat\" key=\"sshd_config\"\n\
+type=PROCTITLE msg=audit(1364481363.243:24287): proctitle=636174002F6574632F7373682F737368645F636F6E666967\n";
+    let path = write(&dir, "audit.log", audit.as_bytes());
+    let got = read_path(&path, &opts());
+    assert_eq!(
+        got.lines,
+        [
+            "#1 linux-auditd linux/auditd/* 2013-03-28T14:36:03.243Z text",
+            "#2 linux-auditd linux/auditd/* 2013-03-28T14:36:03.243Z text",
+        ]
+    );
+    assert_eq!(got.events[1].data["proctitle"], "cat /etc/ssh/sshd_config");
+    let cef = "CEF:0|Check Point|VPN-1 & FireWall-1|R81|Log|Drop|5|src=10.0.0.5 rt=1705576073000\n\
+<134>Jan 18 11:07:53 fw01 CEF:0|Check Point|VPN-1 & FireWall-1|R81|Log|Accept|5|src=10.0.0.6\n\
+CEF:0|Check Point|truncated\n";
+    let path = write(&dir, "cef.log", cef.as_bytes());
+    let got = read_path(&path, &opts());
+    assert_eq!(
+        got.lines,
+        [
+            "#1 cef checkpoint/firewall/* 2024-01-18T11:07:53Z text",
+            "#2 cef checkpoint/firewall/* 2023-01-18T11:07:53Z text",
+            "! cef.log:line 3: invalid CEF header: truncated: 3 of the 7 `|`-separated header fields (Version|Device Vendor|Device Product|Device Version|Signature ID|Name|Severity|)",
+        ]
+    );
+    assert_eq!(got.events[1].data["syslog"]["hostname"], "fw01");
+}

@@ -1,4 +1,5 @@
-//! Timestamps of JSON records: RFC 3339 / ISO 8601 text or epoch numbers.
+//! Timestamps written as text in a record: RFC 3339 / ISO 8601, epoch numbers, and the
+//! `MMM dd yyyy HH:mm:ss` form of CEF `rt` and LEEF `devTime`.
 
 use chrono::{DateTime, NaiveDateTime};
 
@@ -10,14 +11,18 @@ use chrono::{DateTime, NaiveDateTime};
 ///   `2024-05-01 10:00:00.123`, `2024-05-01T12:00:00+0200`; also a trailing ` UTC`;
 /// - epoch numbers, the unit guessed from the magnitude: seconds (below 10^11, that is
 ///   before the year 5138), milliseconds (below 10^14), microseconds (below 10^17),
-///   nanoseconds; a fraction is allowed (`1714557600.5`).
+///   nanoseconds; a fraction is allowed (`1714557600.5`);
+/// - the CEF / LEEF form `MMM dd yyyy HH:mm:ss[.SSS][ zone]` (`Jan 18 2024 11:07:53.123`),
+///   the zone `UTC`, `GMT`, `Z` or a numeric offset (`+01:00`, `+0100`); none means UTC,
+///   any other zone name (`CET`, `PST`: ambiguous abbreviations) gives `None`.
 ///
 /// ```
-/// use leitstelle_readers::parse_timestamp;
+/// use leitstelle_parsers::parse_timestamp;
 /// assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1_000_000_000));
 /// assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Some(1_500_000_000));
 /// assert_eq!(parse_timestamp("1500"), Some(1_500_000_000_000));
 /// assert_eq!(parse_timestamp("1714557600000"), Some(1_714_557_600_000_000_000));
+/// assert_eq!(parse_timestamp("Jan 18 2024 11:07:53.5 UTC"), Some(1_705_576_073_500_000_000));
 /// assert_eq!(parse_timestamp("yesterday"), None);
 /// ```
 pub fn parse_timestamp(text: &str) -> Option<i64> {
@@ -48,7 +53,51 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
             return dt.and_utc().timestamp_nanos_opt();
         }
     }
-    None
+    parse_month_first(t)
+}
+
+/// `MMM dd yyyy HH:mm:ss[.SSS][ zone]`, the form CEF (`rt`, `start`, `end`) and LEEF
+/// (`devTime`) producers write.
+fn parse_month_first(t: &str) -> Option<i64> {
+    let first = t.as_bytes().first()?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    // Four space-separated parts make a date and a time; a fifth is the zone.
+    let mut parts = t.split_ascii_whitespace();
+    let (month, day, year, time) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let zone = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
+    let text = format!("{month} {day} {year} {time}");
+    let dt = NaiveDateTime::parse_from_str(&text, "%b %d %Y %H:%M:%S%.f").ok()?;
+    let offset_secs: i64 = match zone {
+        None | Some("UTC" | "GMT" | "Z" | "utc" | "gmt" | "z") => 0,
+        Some(z) => numeric_offset(z)?,
+    };
+    dt.and_utc()
+        .timestamp_nanos_opt()?
+        .checked_sub(offset_secs.checked_mul(1_000_000_000)?)
+}
+
+/// `+hh:mm`, `+hhmm` or `-…` as seconds east of UTC.
+fn numeric_offset(z: &str) -> Option<i64> {
+    let (sign, rest) = match z.as_bytes().first()? {
+        b'+' => (1, &z[1..]),
+        b'-' => (-1, &z[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|&c| c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i64 = digits[..2].parse().ok()?;
+    let minutes: i64 = digits[2..].parse().ok()?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    Some(sign * (hours * 3600 + minutes * 60))
 }
 
 /// `[-]digits[.digits]` as an epoch time, unit by magnitude (see [`parse_timestamp`]).
@@ -157,6 +206,31 @@ mod tests {
                 "  2024-05-01T10:00:00Z ",
                 Some("2024-05-01T10:00:00.000000000Z"),
             ),
+            (
+                "Jan 18 2024 11:07:53",
+                Some("2024-01-18T11:07:53.000000000Z"),
+            ),
+            (
+                "Jan 18 2024 11:07:53.123",
+                Some("2024-01-18T11:07:53.123000000Z"),
+            ),
+            (
+                "Jan  8 2024 11:07:53 UTC",
+                Some("2024-01-08T11:07:53.000000000Z"),
+            ),
+            (
+                "Jan 18 2024 12:07:53 +01:00",
+                Some("2024-01-18T11:07:53.000000000Z"),
+            ),
+            (
+                "Jan 18 2024 06:07:53.5 -0500",
+                Some("2024-01-18T11:07:53.500000000Z"),
+            ),
+            ("Jan 18 2024 11:07:53 CET", None),
+            ("Jan 18 2024 11:07:53 +1", None),
+            ("Jan 18 11:07:53", None),
+            ("Jan 18 2024 11:07:53 UTC extra", None),
+            ("Ünïcode 18 2024 11:07:53", None),
             ("", None),
             ("May  1 10:00:00", None),
             ("2024-05-01", None),

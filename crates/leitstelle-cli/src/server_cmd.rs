@@ -1,0 +1,323 @@
+//! `leitstelle serve`, `leitstelle admin …` and `leitstelle rules reload`.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use leitstelle_control::Role;
+use leitstelle_server::Config;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory: journal, control database, initial credentials [default:
+    /// ./leitstelle-data, or `data_dir` of the config file].
+    #[arg(long, env = "LEITSTELLE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML; see docs/server-config.toml). Flags override it.
+    #[arg(long, env = "LEITSTELLE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// HTTP address for the API, Elasticsearch bulk and Splunk HEC intake [default:
+    /// 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    http: Option<SocketAddr>,
+    /// Address of the syslog listener (UDP and TCP) [default: 127.0.0.1:5514]; replaces the
+    /// listeners of the config file with this one (tenant `default`, parser `auto`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    syslog: Option<SocketAddr>,
+    /// A Sigma rule folder (SigmaHQ layout); repeatable; replaces the config's folders.
+    #[arg(long = "rules", short = 'r', value_name = "DIR")]
+    rules: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Data directory of the server.
+    #[arg(
+        long,
+        env = "LEITSTELLE_DATA_DIR",
+        value_name = "DIR",
+        default_value = "leitstelle-data"
+    )]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Tenants (customers).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API tokens (for shippers and scripts).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Local users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant name: 1 to 64 letters, digits, `-`, `_`, `.`.
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RoleArg {
+    /// May only send events.
+    Ingest,
+    /// May do everything within its tenant.
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Ingest => Role::Ingest,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; prints only the token on stdout (it is not stored and cannot be
+    /// shown again).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Ingest)]
+        role: RoleArg,
+        /// A label to recognise the token by (for example the shipper's name).
+        #[arg(long = "name", default_value = "token")]
+        label: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Revoke a token by id (see `token list`); it stops working at once.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints a generated password on stdout.
+    Create {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Admin)]
+        role: RoleArg,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ReloadArgs {
+    /// The server's HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    server: String,
+    /// An admin token of the server.
+    #[arg(long, env = "LEITSTELLE_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+fn now_ns() -> i64 {
+    leitstelle_server::pipeline::now_ns()
+}
+
+fn control(dir: &DataDir) -> anyhow::Result<leitstelle_control::Control> {
+    Ok(leitstelle_server::open_control(&dir.data_dir)?)
+}
+
+pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AdminCommand::Tenant(TenantCommand::Create { name, dir }) => {
+            let t = control(&dir)?.create_tenant(&name, now_ns())?;
+            writeln!(out, "{}", t.name)?;
+        }
+        AdminCommand::Tenant(TenantCommand::List { dir }) => {
+            for t in control(&dir)?.tenants()? {
+                writeln!(out, "{}", t.name)?;
+            }
+        }
+        AdminCommand::Token(TokenCommand::Create {
+            tenant,
+            role,
+            label,
+            dir,
+        }) => {
+            let (_, secret) =
+                control(&dir)?.create_token(&tenant, role.into(), &label, now_ns())?;
+            writeln!(out, "{secret}")?;
+        }
+        AdminCommand::Token(TokenCommand::List { tenant, dir }) => {
+            writeln!(out, "id\ttenant\trole\tname\tprefix\trevoked")?;
+            for t in control(&dir)?.tokens(tenant.as_deref())? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}…\t{}",
+                    t.id,
+                    t.tenant,
+                    t.role.as_str(),
+                    t.label,
+                    t.prefix,
+                    if t.revoked_ns.is_some() { "yes" } else { "no" }
+                )?;
+            }
+        }
+        AdminCommand::Token(TokenCommand::Revoke { id, dir }) => {
+            if !control(&dir)?.revoke_token(id, now_ns())? {
+                bail!("no active token with id {id}");
+            }
+            eprintln!("token {id} revoked");
+        }
+        AdminCommand::User(UserCommand::Create {
+            name,
+            tenant,
+            role,
+            dir,
+        }) => {
+            let password = leitstelle_control::random_password()?;
+            control(&dir)?.create_user(&name, &password, &tenant, role.into(), now_ns())?;
+            writeln!(out, "{password}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration in effect: the file (if any), then the flags.
+fn config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(h) = args.http {
+        cfg.http.listen = h;
+    }
+    if let Some(s) = args.syslog {
+        let mut l = cfg.syslog_listeners().remove(0);
+        l.listen = s;
+        l.protocols = vec![
+            leitstelle_server::config::Protocol::Udp,
+            leitstelle_server::config::Protocol::Tcp,
+        ];
+        l.tls = None;
+        cfg.syslog = vec![l];
+    }
+    if !args.rules.is_empty() {
+        cfg.rules.paths = args.rules.clone();
+    }
+    cfg.check()
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    Ok(cfg)
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config(&args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEITSTELLE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("leitstelle")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let running = leitstelle_server::start(cfg).await?;
+        if let Some(p) = &running.credentials {
+            tracing::info!(
+                file = %p.display(),
+                "first start: tenant `default`, user `admin` and tokens created; the credentials are in this file (readable only by its owner)"
+            );
+        }
+        tracing::info!(http = %running.http_addr, "listening (HTTP)");
+        for (name, proto, addr) in &running.syslog_addrs {
+            tracing::info!(listener = %name, protocol = ?proto, %addr, "listening (syslog)");
+        }
+        wait_for_signals(&running).await?;
+        tracing::info!("stopping: no new input; flushing the journal and detection");
+        running.shutdown().await;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(running: &leitstelle_server::Running) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => {
+                let app = std::sync::Arc::clone(&running.app);
+                // errors are logged and counted by reload_rules
+                let _ = tokio::task::spawn_blocking(move || app.reload_rules()).await;
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_running: &leitstelle_server::Running) -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// `rules reload`: asks a running server to reload its rules (`POST /api/v1/rules/reload`).
+/// The request is one plain HTTP/1.1 exchange on loopback, written here to keep an HTTP
+/// client library out of the binary.
+pub fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
+    let mut s = std::net::TcpStream::connect(&args.server)
+        .with_context(|| format!("connecting to {}", args.server))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(600)))?;
+    write!(
+        s,
+        "POST /api/v1/rules/reload HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        args.server, args.token
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    println!("{}", body.trim());
+    if status != "200" {
+        bail!("the server answered {}", head.lines().next().unwrap_or(""));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,364 @@
+//! `leitstelle serve`: the running SIEM.
+//!
+//! Receives logs from the shippers SOC teams run (syslog over UDP/TCP/TLS, an NDJSON HTTP
+//! API, the Elasticsearch bulk API, Splunk HEC), writes them durably to the journal
+//! (`leitstelle-journal`; a sender is told "received" only after the fsync), detects with the
+//! same compiled Sigma engine as `hunt`, and raises alerts in the control database
+//! (`leitstelle-control`). See [`pipeline`] for the path of an event and ARCHITECTURE.md for
+//! the invariants.
+//!
+//! Start with [`start`]; it returns a [`Running`] server with the addresses it bound (port 0
+//! in tests), stopped by [`Running::shutdown`]: stop accepting, flush the journal, let
+//! detection finish, exit.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use leitstelle_control::{Control, Role};
+use leitstelle_journal::{Journal, JournalOptions};
+use leitstelle_parsers::Format;
+use leitstelle_profile::ProfileSet;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+pub mod api;
+pub mod config;
+pub mod elastic;
+pub mod hec;
+pub mod metrics;
+pub mod pipeline;
+pub mod record;
+pub mod rules;
+pub mod syslog;
+
+pub use config::Config;
+
+/// The OpenAPI description of the HTTP API (`GET /api/v1/openapi.json`).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Errors that stop the server from starting (or an admin command from running).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error(transparent)]
+    Control(#[from] leitstelle_control::ControlError),
+    #[error("rules: {0}")]
+    Rules(String),
+    #[error("profiles: {0}")]
+    Profiles(String),
+    #[error("syslog listener {name}: {message}")]
+    Listener { name: String, message: String },
+}
+
+/// What every handler shares.
+pub struct App {
+    pub config: Config,
+    pub control: Arc<Control>,
+    pub journal: Arc<Journal>,
+    pub pipeline: pipeline::Pipeline,
+    pub rules: Arc<ArcSwap<rules::RuleState>>,
+    pub profiles: Arc<ProfileSet>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub ready: AtomicBool,
+    /// Ids of alerts raised or updated (for live views).
+    pub alert_updates: broadcast::Sender<i64>,
+}
+
+impl App {
+    /// Loads the configured rules again and swaps them in (the running set stays on error).
+    pub fn reload_rules(&self) -> Result<Arc<rules::RuleState>, ServerError> {
+        match rules::reload(&self.config.rules, &self.profiles, &self.rules) {
+            Ok(s) => {
+                self.metrics.rules_loaded.set(s.rules as i64);
+                tracing::info!(
+                    rules = s.rules,
+                    diagnostics = s.diagnostics.len(),
+                    "rules reloaded"
+                );
+                Ok(s)
+            }
+            Err(e) => {
+                self.metrics.rule_reload_failures.inc();
+                tracing::error!(error = %e, "rule reload failed; the running rules stay");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The control database file in a data directory.
+pub fn control_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.db")
+}
+
+/// Opens the control database of a data directory (creating the directory).
+pub fn open_control(data_dir: &Path) -> Result<Control, ServerError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| ServerError::Io {
+        what: format!("creating data directory {}", data_dir.display()),
+        source,
+    })?;
+    Ok(Control::open(&control_path(data_dir))?)
+}
+
+/// The file where first start leaves the initial credentials.
+pub fn credentials_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("initial-credentials.txt")
+}
+
+/// On first start (no tenant yet): creates the `default` tenant, an `admin` user with a
+/// random password and an ingest token, and writes them to a file only the owner can read.
+/// Returns that file's path when it did so.
+pub fn first_start(control: &Control, data_dir: &Path) -> Result<Option<PathBuf>, ServerError> {
+    if !control.tenants()?.is_empty() {
+        return Ok(None);
+    }
+    let now = pipeline::now_ns();
+    let tenant = leitstelle_event::DEFAULT_TENANT;
+    control.create_tenant(tenant, now)?;
+    let password = leitstelle_control::random_password()?;
+    control.create_user("admin", &password, tenant, Role::Admin, now)?;
+    let (_, ingest) = control.create_token(tenant, Role::Ingest, "initial-ingest", now)?;
+    let (_, admin) = control.create_token(tenant, Role::Admin, "initial-admin", now)?;
+    let path = credentials_path(data_dir);
+    let text = format!(
+        "# Leitstelle initial credentials (created {now} ns since the epoch).\n\
+         # Store them elsewhere and delete this file.\n\
+         tenant = {tenant}\nuser = admin\npassword = {password}\n\
+         ingest_token = {ingest}\nadmin_token = {admin}\n"
+    );
+    write_private(&path, &text).map_err(|source| ServerError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
+    Ok(Some(path))
+}
+
+/// Writes a file readable only by its owner (mode 0600 on Unix).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// A running server.
+pub struct Running {
+    pub app: Arc<App>,
+    /// The HTTP address bound.
+    pub http_addr: SocketAddr,
+    /// Syslog addresses bound: (listener name, protocol, address).
+    pub syslog_addrs: Vec<(String, config::Protocol, SocketAddr)>,
+    /// Where first start wrote the initial credentials, if this was the first start.
+    pub credentials: Option<PathBuf>,
+    /// Journal records replayed through detection at start.
+    pub replayed: u64,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    detector: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Opens the data directory, replays the journal, binds every listener and starts serving.
+pub async fn start(config: Config) -> Result<Running, ServerError> {
+    config.check().map_err(ServerError::Config)?;
+    let data_dir = config.data_dir.clone();
+    let control = Arc::new(open_control(&data_dir)?);
+    let credentials = first_start(&control, &data_dir)?;
+    let metrics = Arc::new(metrics::Metrics::new());
+
+    let (journal, report) = Journal::open(
+        &data_dir.join("journal"),
+        JournalOptions {
+            segment_bytes: config.journal.segment_bytes,
+            ..JournalOptions::default()
+        },
+    )
+    .map_err(|e| ServerError::Journal(e.to_string()))?;
+    tracing::info!(?report, "journal opened");
+    let journal = Arc::new(journal);
+
+    let profiles = Arc::new(
+        leitstelle_hunt::load_profiles(&config.rules.profiles)
+            .map_err(|e| ServerError::Profiles(e.to_string()))?,
+    );
+    let state = rules::load(&config.rules, &profiles)?;
+    tracing::info!(
+        rules = state.rules,
+        diagnostics = state.diagnostics.len(),
+        "rules loaded"
+    );
+    metrics.rules_loaded.set(state.rules as i64);
+    let rules = Arc::new(ArcSwap::from_pointee(state));
+    let (alert_updates, _) = broadcast::channel(1024);
+
+    // Check the listeners' tenants before anything is received for them.
+    let listeners = config.syslog_listeners();
+    for l in &listeners {
+        if control.tenant(&l.tenant)?.is_none() {
+            return Err(ServerError::Config(format!(
+                "syslog listener on {}: no tenant `{}` (create it with `leitstelle admin tenant create`)",
+                l.listen, l.tenant
+            )));
+        }
+    }
+
+    let started = pipeline::start(pipeline::Parts {
+        journal: Arc::clone(&journal),
+        control: Arc::clone(&control),
+        rules: Arc::clone(&rules),
+        profiles: Arc::clone(&profiles),
+        metrics: Arc::clone(&metrics),
+        alerts: config.alerts.clone(),
+        max_in_flight: config.limits.max_in_flight_events,
+        notify: alert_updates.clone(),
+    })?;
+    if started.replayed > 0 {
+        tracing::info!(
+            records = started.replayed,
+            "journal replayed through detection"
+        );
+    }
+
+    let app = Arc::new(App {
+        config: config.clone(),
+        control,
+        journal,
+        pipeline: started.pipeline,
+        rules,
+        profiles,
+        metrics,
+        ready: AtomicBool::new(false),
+        alert_updates,
+    });
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut syslog_addrs = Vec::new();
+    for l in &listeners {
+        let name = l
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("syslog-{}", l.listen.port()));
+        let listener = syslog::Listener {
+            name: name.as_str().into(),
+            tenant: l.tenant.as_str().into(),
+            format: Format::from_name(&l.format).unwrap_or(Format::Auto),
+        };
+        let err = |message: String| ServerError::Listener {
+            name: name.clone(),
+            message,
+        };
+        for proto in &l.protocols {
+            match proto {
+                config::Protocol::Udp => {
+                    let sock = UdpSocket::bind(l.listen)
+                        .await
+                        .map_err(|e| err(format!("udp {}: {e}", l.listen)))?;
+                    let addr = sock.local_addr().map_err(|e| err(e.to_string()))?;
+                    syslog_addrs.push((name.clone(), *proto, addr));
+                    tasks.spawn(syslog::run_udp(
+                        Arc::clone(&app),
+                        sock,
+                        listener.clone(),
+                        shutdown_rx.clone(),
+                    ));
+                }
+                config::Protocol::Tcp | config::Protocol::Tls => {
+                    let tls = match (proto, &l.tls) {
+                        (config::Protocol::Tls, Some(t)) => {
+                            Some(syslog::tls_acceptor(t).map_err(err)?)
+                        }
+                        _ => None,
+                    };
+                    let sock = TcpListener::bind(l.listen)
+                        .await
+                        .map_err(|e| err(format!("tcp {}: {e}", l.listen)))?;
+                    let addr = sock.local_addr().map_err(|e| err(e.to_string()))?;
+                    syslog_addrs.push((name.clone(), *proto, addr));
+                    tasks.spawn(syslog::run_tcp(
+                        Arc::clone(&app),
+                        sock,
+                        listener.clone(),
+                        tls,
+                        shutdown_rx.clone(),
+                    ));
+                }
+            }
+        }
+    }
+
+    let http = TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| ServerError::Io {
+            what: format!("binding HTTP on {}", config.http.listen),
+            source,
+        })?;
+    let http_addr = http.local_addr().map_err(|source| ServerError::Io {
+        what: "HTTP address".into(),
+        source,
+    })?;
+    let router = api::router(Arc::clone(&app));
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(http, router).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server");
+        }
+    });
+    app.ready.store(true, Ordering::Release);
+    Ok(Running {
+        app,
+        http_addr,
+        syslog_addrs,
+        credentials,
+        replayed: started.replayed,
+        shutdown,
+        tasks,
+        detector: Some(started.detector),
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, flushes the journal, waits for
+    /// detection to process everything journaled, and returns.
+    pub async fn shutdown(mut self) {
+        self.app.ready.store(false, Ordering::Release);
+        let _ = self.shutdown.send(true);
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(std::time::Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("listeners did not stop within 30 s; stopping anyway");
+            self.tasks.abort_all();
+        }
+        if let Err(e) = self.app.journal.close() {
+            tracing::error!(error = %e, "closing the journal");
+        }
+        self.app.pipeline.stop();
+        if let Some(d) = self.detector.take() {
+            let _ = tokio::task::spawn_blocking(move || d.join()).await;
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! From received bytes to alerts: parse, journal (durably), detect, alert.
+//!
+//! Intake tasks call [`Pipeline::parse`] and then [`Pipeline::submit`], which returns when
+//! the records are in the fsynced journal; only then is the sender told they were received.
+//! The journal's durability callback hands the already parsed events to the detector thread,
+//! which takes batches in journal order (a reorder buffer: concurrent requests finish their
+//! fsync in any order), matches them with the compiled Sigma engine on all cores, and records
+//! detections, dead letters and its new position in the control database in one transaction.
+//! On start, everything after that position is read back from the journal, parsed again and
+//! detected before intake opens: every journaled event is detected exactly once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use leitstelle_control::{Control, DeadLetter, Detection};
+use leitstelle_event::{Event, Origin};
+use leitstelle_journal::Journal;
+use leitstelle_parsers::{Format, ParseContext};
+use leitstelle_profile::{Profile, ProfileSet};
+use leitstelle_sigma::{Engine, Scratch};
+use rayon::prelude::*;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+
+use crate::config::AlertsConfig;
+use crate::metrics::{self, Metrics};
+use crate::record::{Kind, Record};
+use crate::rules::RuleState;
+
+/// The journal cursor of the detector (for trimming; the control database holds the
+/// authoritative position).
+pub const DETECT_CURSOR: &str = "detect";
+
+/// How a journaled record is parsed: one of the parsers, or a Splunk HEC envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFormat {
+    Parser(Format),
+    /// A HEC event envelope (`{"event": …, "time": …}`), see [`crate::hec`].
+    HecEvent,
+}
+
+impl RecordFormat {
+    /// JSON events.
+    pub fn json() -> RecordFormat {
+        RecordFormat::Parser(Format::Json)
+    }
+
+    /// The name kept in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordFormat::Parser(f) => f.as_str(),
+            RecordFormat::HecEvent => "hec-event",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<RecordFormat> {
+        match s {
+            "hec-event" => Some(RecordFormat::HecEvent),
+            _ => Format::from_name(s).map(RecordFormat::Parser),
+        }
+    }
+}
+
+/// One received record after parsing.
+pub struct Received {
+    pub format: RecordFormat,
+    pub raw: Vec<u8>,
+    pub outcome: Result<Event, String>,
+    /// Short stable failure kind for metrics (`invalid_json`, …); empty on success.
+    pub fail_kind: &'static str,
+}
+
+/// What the detector gets for one journal record.
+enum Item {
+    Event {
+        event: Event,
+        received_ns: i64,
+    },
+    Dead(DeadLetter),
+    /// A journal position whose record could not be read back (reported by the journal's
+    /// recovery); it only keeps the sequence numbers contiguous.
+    Lost,
+}
+
+enum Msg {
+    Batch(Batch),
+    /// Process what is ready and end (after the journal was closed).
+    Stop,
+}
+
+struct Batch {
+    first_seq: u64,
+    items: Vec<Item>,
+    received: Instant,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Why a submission was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+/// The intake side of the pipeline, shared by every listener.
+pub struct Pipeline {
+    journal: Arc<Journal>,
+    to_detector: mpsc::Sender<Msg>,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    profiles: Arc<ProfileSet>,
+    metrics: Arc<Metrics>,
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Parses one record. Never panics; failures are returned in [`Received::outcome`].
+pub fn parse_record(
+    profiles: &ProfileSet,
+    format: RecordFormat,
+    tenant: &Arc<str>,
+    source: &Arc<str>,
+    raw: Vec<u8>,
+    max_event_bytes: usize,
+) -> Received {
+    if raw.len() > max_event_bytes {
+        return Received {
+            format,
+            outcome: Err(format!(
+                "record of {} bytes is larger than the limit of {max_event_bytes} bytes",
+                raw.len()
+            )),
+            raw,
+            fail_kind: "too_large",
+        };
+    }
+    let result = match format {
+        RecordFormat::Parser(f) => parse_one(profiles, f, tenant, source, &raw),
+        RecordFormat::HecEvent => parse_hec(profiles, tenant, source, &raw),
+    };
+    match result {
+        Ok(event) => Received {
+            format,
+            raw,
+            outcome: Ok(event),
+            fail_kind: "",
+        },
+        Err((kind, message)) => Received {
+            format,
+            raw,
+            fail_kind: kind,
+            outcome: Err(message),
+        },
+    }
+}
+
+type ParseFailure = (&'static str, String);
+
+/// Parser settings: this year for RFC 3164 timestamps; invalid UTF-8 read leniently (the
+/// journal keeps the bytes as received); the size limit is checked before parsing.
+fn parse_context() -> ParseContext {
+    use chrono::Datelike;
+    let mut ctx = ParseContext::new(chrono::Utc::now().year());
+    ctx.lossy_utf8 = true;
+    ctx.limits.max_record_bytes = usize::MAX;
+    ctx
+}
+
+fn parse_one(
+    profiles: &ProfileSet,
+    format: Format,
+    tenant: &Arc<str>,
+    source: &Arc<str>,
+    raw: &[u8],
+) -> Result<Event, ParseFailure> {
+    let ctx = parse_context();
+    let parsed =
+        leitstelle_parsers::parse(format, raw, &ctx).map_err(|e| (e.kind(), e.to_string()))?;
+    let origin = Origin {
+        source: Some(Arc::clone(source)),
+        record: None,
+    };
+    Ok(leitstelle_parsers::to_event(
+        profiles,
+        Arc::clone(tenant),
+        parsed,
+        origin,
+    ))
+}
+
+/// A HEC envelope: its `event` parsed (an object as JSON, text with the `auto` parser), its
+/// `time` (epoch seconds) the event time when the event has none, the envelope the raw.
+fn parse_hec(
+    profiles: &ProfileSet,
+    tenant: &Arc<str>,
+    source: &Arc<str>,
+    raw: &[u8],
+) -> Result<Event, ParseFailure> {
+    let envelope: serde_json::Value =
+        serde_json::from_slice(raw).map_err(|e| ("invalid_json", format!("invalid JSON: {e}")))?;
+    let mut event = match envelope.get("event") {
+        Some(serde_json::Value::String(s)) => {
+            parse_one(profiles, Format::Auto, tenant, source, s.as_bytes())?
+        }
+        Some(v @ serde_json::Value::Object(_)) => parse_one(
+            profiles,
+            Format::Json,
+            tenant,
+            source,
+            v.to_string().as_bytes(),
+        )?,
+        Some(serde_json::Value::Null) | None => {
+            return Err(("hec_no_event", "the envelope has no `event`".into()));
+        }
+        Some(other) => parse_one(
+            profiles,
+            Format::Auto,
+            tenant,
+            source,
+            other.to_string().as_bytes(),
+        )?,
+    };
+    if event.timestamp.is_none() {
+        let secs = match envelope.get("time") {
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.parse::<f64>().ok(),
+            _ => None,
+        };
+        event.timestamp = secs
+            .filter(|s| s.is_finite() && s.abs() < 1e11)
+            .map(|s| (s * 1e9) as i64);
+    }
+    event.raw = leitstelle_event::Raw::Text(String::from_utf8_lossy(raw).into());
+    Ok(event)
+}
+
+impl Pipeline {
+    /// Tells the detector to finish what it has and end (call after closing the journal).
+    pub fn stop(&self) {
+        let _ = self.to_detector.send(Msg::Stop);
+    }
+
+    /// The profiles events are classified with.
+    pub fn profiles(&self) -> &Arc<ProfileSet> {
+        &self.profiles
+    }
+
+    /// Journals `records` of one tenant, received through `source`, and returns when they
+    /// are durable (the range of journal sequence numbers they got). Failed records are
+    /// journaled as dead letters.
+    pub async fn submit(
+        &self,
+        tenant: &Arc<str>,
+        source: &Arc<str>,
+        records: Vec<Received>,
+    ) -> Result<std::ops::Range<u64>, SubmitError> {
+        if records.is_empty() {
+            let d = self.journal.durable_seq() + 1;
+            return Ok(d..d);
+        }
+        let n = records.len().min(self.max_in_flight).max(1);
+        let permit = Arc::clone(&self.in_flight)
+            .acquire_many_owned(n as u32)
+            .await
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        let received_ns = now_ns();
+        let m = &self.metrics;
+        let labels = metrics::source(source, tenant);
+        m.received
+            .get_or_create(&labels)
+            .inc_by(records.len() as u64);
+        let mut payloads = Vec::with_capacity(records.len());
+        let mut items = Vec::with_capacity(records.len());
+        for r in records {
+            let (kind, reason) = match &r.outcome {
+                Ok(_) => (Kind::Event, ""),
+                Err(e) => (Kind::Dead, e.as_str()),
+            };
+            payloads.push(
+                Record {
+                    kind,
+                    received_ns,
+                    tenant,
+                    source,
+                    format: r.format.as_str(),
+                    reason,
+                    raw: &r.raw,
+                }
+                .encode(),
+            );
+            items.push(match r.outcome {
+                Ok(event) => {
+                    m.parsed.get_or_create(&labels).inc();
+                    Item::Event { event, received_ns }
+                }
+                Err(reason) => {
+                    m.failed
+                        .get_or_create(&metrics::FailLabels {
+                            source: source.to_string(),
+                            tenant: tenant.to_string(),
+                            reason: r.fail_kind.to_string(),
+                        })
+                        .inc();
+                    Item::Dead(DeadLetter {
+                        tenant: tenant.to_string(),
+                        seq: 0,
+                        received_ns,
+                        source: source.to_string(),
+                        reason,
+                        raw: r.raw,
+                    })
+                }
+            });
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let to_detector = self.to_detector.clone();
+        let received = Instant::now();
+        self.journal.append(payloads, move |result| {
+            let out = match result {
+                Ok(range) => {
+                    let _ = to_detector.send(Msg::Batch(Batch {
+                        first_seq: range.start,
+                        items,
+                        received,
+                        _permit: Some(permit),
+                    }));
+                    Ok(range)
+                }
+                Err(e) => Err(SubmitError::Journal(e.to_string())),
+            };
+            let _ = tx.send(out);
+        });
+        rx.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+}
+
+/// The detector: owns the position in the journal and writes alerts.
+pub struct Detector {
+    rx: mpsc::Receiver<Msg>,
+    next_seq: u64,
+    pending: BTreeMap<u64, Batch>,
+    rules: Arc<ArcSwap<RuleState>>,
+    profiles: Arc<ProfileSet>,
+    control: Arc<Control>,
+    journal: Arc<Journal>,
+    metrics: Arc<Metrics>,
+    alerts: AlertsConfig,
+    notify: broadcast::Sender<i64>,
+    last_cursor: Instant,
+}
+
+/// What [`start`] returns: the intake handle and the detector thread.
+pub struct Started {
+    pub pipeline: Pipeline,
+    pub detector: std::thread::JoinHandle<()>,
+    /// Records replayed from the journal at start.
+    pub replayed: u64,
+}
+
+/// Everything the pipeline needs.
+pub struct Parts {
+    pub journal: Arc<Journal>,
+    pub control: Arc<Control>,
+    pub rules: Arc<ArcSwap<RuleState>>,
+    pub profiles: Arc<ProfileSet>,
+    pub metrics: Arc<Metrics>,
+    pub alerts: AlertsConfig,
+    pub max_in_flight: usize,
+    pub notify: broadcast::Sender<i64>,
+}
+
+/// Replays the journal after the detector's position and starts the detector thread.
+pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
+    let (tx, rx) = mpsc::channel();
+    let mut next_seq = p.control.detect_seq()? + 1;
+    let journal_next = p.journal.durable_seq() + 1;
+    if next_seq > journal_next {
+        tracing::error!(
+            detected_up_to = next_seq - 1,
+            journal_up_to = journal_next - 1,
+            "the journal is behind the detector's position (was it deleted or restored?); \
+             detection continues from the journal's end"
+        );
+        next_seq = journal_next;
+    }
+    // Replay: parse again what was journaled but not yet detected.
+    let mut replayed = 0u64;
+    let mut reader = p
+        .journal
+        .reader(next_seq)
+        .map_err(|e| crate::ServerError::Journal(e.to_string()))?;
+    let mut batch: Option<Batch> = None;
+    let mut expected = next_seq;
+    let mut lost = 0u64;
+    for rec in &mut reader {
+        let (seq, payload) = rec.map_err(|e| crate::ServerError::Journal(e.to_string()))?;
+        let b = batch.get_or_insert_with(|| Batch {
+            first_seq: expected,
+            items: Vec::new(),
+            received: Instant::now(),
+            _permit: None,
+        });
+        while expected < seq {
+            b.items.push(Item::Lost);
+            expected += 1;
+            lost += 1;
+        }
+        b.items.push(replay_item(&p.profiles, seq, &payload));
+        expected = seq + 1;
+        replayed += 1;
+        if b.items.len() >= 4096
+            && let Some(b) = batch.take()
+        {
+            let _ = tx.send(Msg::Batch(b));
+        }
+    }
+    if let Some(b) = batch.take() {
+        let _ = tx.send(Msg::Batch(b));
+    }
+    if lost > 0 {
+        tracing::error!(
+            records = lost,
+            "journal records could not be read back for detection"
+        );
+    }
+    let detector = Detector {
+        rx,
+        next_seq,
+        pending: BTreeMap::new(),
+        rules: p.rules,
+        profiles: Arc::clone(&p.profiles),
+        control: p.control,
+        journal: Arc::clone(&p.journal),
+        metrics: Arc::clone(&p.metrics),
+        alerts: p.alerts,
+        notify: p.notify,
+        last_cursor: Instant::now(),
+    };
+    let handle = std::thread::Builder::new()
+        .name("detector".into())
+        .spawn(move || detector.run())
+        .map_err(|source| crate::ServerError::Io {
+            what: "starting the detector thread".into(),
+            source,
+        })?;
+    Ok(Started {
+        pipeline: Pipeline {
+            journal: p.journal,
+            to_detector: tx,
+            in_flight: Arc::new(Semaphore::new(p.max_in_flight.max(1))),
+            max_in_flight: p.max_in_flight.max(1),
+            profiles: p.profiles,
+            metrics: p.metrics,
+        },
+        detector: handle,
+        replayed,
+    })
+}
+
+/// Rebuilds the detector's item from a journal record (parsing events again).
+fn replay_item(profiles: &ProfileSet, seq: u64, payload: &[u8]) -> Item {
+    let dead = |tenant: &str, received_ns, source: &str, reason: String, raw: &[u8]| {
+        Item::Dead(DeadLetter {
+            tenant: tenant.to_string(),
+            seq,
+            received_ns,
+            source: source.to_string(),
+            reason,
+            raw: raw.to_vec(),
+        })
+    };
+    let rec = match Record::decode(payload) {
+        Ok(r) => r,
+        // A record this version cannot read is kept as a dead letter of the default tenant.
+        Err(e) => {
+            return dead(
+                leitstelle_event::DEFAULT_TENANT,
+                0,
+                "journal",
+                e.to_string(),
+                payload,
+            );
+        }
+    };
+    if rec.kind == Kind::Dead {
+        return dead(
+            rec.tenant,
+            rec.received_ns,
+            rec.source,
+            rec.reason.into(),
+            rec.raw,
+        );
+    }
+    let Some(format) = RecordFormat::from_name(rec.format) else {
+        return dead(
+            rec.tenant,
+            rec.received_ns,
+            rec.source,
+            format!("unknown format `{}` in journal", rec.format),
+            rec.raw,
+        );
+    };
+    let tenant: Arc<str> = rec.tenant.into();
+    let source: Arc<str> = rec.source.into();
+    let r = parse_record(
+        profiles,
+        format,
+        &tenant,
+        &source,
+        rec.raw.to_vec(),
+        usize::MAX,
+    );
+    match r.outcome {
+        Ok(event) => Item::Event {
+            event,
+            received_ns: rec.received_ns,
+        },
+        Err(reason) => dead(rec.tenant, rec.received_ns, rec.source, reason, rec.raw),
+    }
+}
+
+const FLUSH_ITEMS: usize = 4096;
+const FLUSH_AFTER: Duration = Duration::from_millis(50);
+
+impl Detector {
+    fn run(mut self) {
+        let mut ready: Vec<Batch> = Vec::new();
+        let mut ready_items = 0usize;
+        let mut oldest: Option<Instant> = None;
+        loop {
+            let wait = oldest
+                .map(|t| FLUSH_AFTER.saturating_sub(t.elapsed()))
+                .unwrap_or(Duration::from_millis(200));
+            let mut closed = match self.rx.recv_timeout(wait) {
+                Ok(Msg::Batch(b)) => {
+                    self.pending.insert(b.first_seq, b);
+                    false
+                }
+                Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => true,
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+            };
+            while !closed {
+                match self.rx.try_recv() {
+                    Ok(Msg::Batch(b)) => {
+                        self.pending.insert(b.first_seq, b);
+                    }
+                    Ok(Msg::Stop) | Err(mpsc::TryRecvError::Disconnected) => closed = true,
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            while let Some(b) = self.pending.remove(&self.next_seq) {
+                self.next_seq += b.items.len() as u64;
+                ready_items += b.items.len();
+                oldest.get_or_insert(b.received);
+                ready.push(b);
+            }
+            let due = oldest.is_some_and(|t| t.elapsed() >= FLUSH_AFTER);
+            if !ready.is_empty() && (closed || due || ready_items >= FLUSH_ITEMS) {
+                self.process(std::mem::take(&mut ready));
+                ready_items = 0;
+                oldest = None;
+            }
+            if closed {
+                self.set_cursor(true);
+                if !self.pending.is_empty() {
+                    tracing::warn!(
+                        batches = self.pending.len(),
+                        "detector stopping with batches after a gap; they are replayed at the next start"
+                    );
+                }
+                return;
+            }
+            self.update_gauges();
+        }
+    }
+
+    fn update_gauges(&self) {
+        let durable = self.journal.durable_seq();
+        self.metrics
+            .journal_lag
+            .set(durable.saturating_sub(self.next_seq.saturating_sub(1)) as i64);
+        let s = self.journal.stats();
+        self.metrics.journal_durable_seq.set(durable as i64);
+        self.metrics.journal_fsyncs.set(s.fsyncs as i64);
+        self.metrics.journal_bytes.set(s.bytes_on_disk as i64);
+    }
+
+    fn process(&mut self, batches: Vec<Batch>) {
+        let rules = self.rules.load_full();
+        let mut events: Vec<(u64, &Event, i64, Instant)> = Vec::new();
+        let mut dead = Vec::new();
+        for b in &batches {
+            for (i, item) in b.items.iter().enumerate() {
+                let seq = b.first_seq + i as u64;
+                match item {
+                    Item::Event { event, received_ns } => {
+                        events.push((seq, event, *received_ns, b.received));
+                    }
+                    Item::Dead(l) => {
+                        let mut l = l.clone();
+                        l.seq = seq;
+                        dead.push(l);
+                    }
+                    Item::Lost => {}
+                }
+            }
+        }
+        let engine: &Engine = &rules.engine;
+        let matches: Vec<Vec<usize>> = events
+            .par_iter()
+            .map_init(Scratch::new, |s, (_, e, _, _)| engine.matches(e, s))
+            .collect();
+        let mut detections = Vec::new();
+        let mut latencies = Vec::new();
+        for ((seq, event, received_ns, received), hits) in events.iter().zip(&matches) {
+            for &idx in hits {
+                let rule = engine.rule(idx);
+                let rule_id = rule_id(rule);
+                detections.push(Detection {
+                    tenant: event.tenant.to_string(),
+                    group_key: self.group_key(engine, &rule_id, event),
+                    rule_id,
+                    rule_title: rule.title.clone(),
+                    level: rule.level.as_str().to_string(),
+                    level_rank: rule.level as i64,
+                    tags: rule.tags.clone(),
+                    event_seq: *seq,
+                    seen_ns: event.timestamp.unwrap_or(*received_ns),
+                    event: event_document(*seq, event, *received_ns),
+                });
+                latencies.push(*received);
+            }
+        }
+        let last_seq = self.next_seq - 1;
+        let window_ns = (self.alerts.window_secs as i64).saturating_mul(1_000_000_000);
+        let mut delay = Duration::from_millis(100);
+        let applied = loop {
+            match self
+                .control
+                .apply(&detections, &dead, window_ns, last_seq, now_ns())
+            {
+                Ok(a) => break a,
+                Err(e) => {
+                    tracing::error!(error = %e, "recording detections failed; retrying");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        let m = &self.metrics;
+        for d in &detections {
+            m.detections
+                .get_or_create(&metrics::tenant(&d.tenant))
+                .inc();
+        }
+        for l in &dead {
+            m.dead_lettered
+                .get_or_create(&metrics::tenant(&l.tenant))
+                .inc();
+        }
+        for id in &applied.created {
+            let _ = self.notify.send(*id);
+        }
+        for id in &applied.updated {
+            let _ = self.notify.send(*id);
+        }
+        for (tenant, n) in &applied.created_per_tenant {
+            m.alerts.get_or_create(&metrics::tenant(tenant)).inc_by(*n);
+        }
+        for t in latencies {
+            m.detect_latency_seconds_sum
+                .inc_by(t.elapsed().as_secs_f64());
+            m.detect_latency_seconds_count.inc();
+        }
+        drop(events);
+        drop(batches);
+        self.set_cursor(false);
+    }
+
+    /// The grouping key of an alert: the values of the configured fields, `|`-joined.
+    fn group_key(&self, engine: &Engine, rule_id: &str, event: &Event) -> String {
+        let fields = self
+            .alerts
+            .group_by_rule
+            .get(rule_id)
+            .unwrap_or(&self.alerts.group_by);
+        let mut key = String::new();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                key.push('|');
+            }
+            let v = if f == "host" {
+                host_of(&self.profiles, event)
+            } else {
+                engine.field_text(event, f)
+            };
+            key.push_str(v.as_deref().unwrap_or(""));
+        }
+        key
+    }
+
+    fn set_cursor(&mut self, force: bool) {
+        if !force && self.last_cursor.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_cursor = Instant::now();
+        // A journal cursor is the first record still needed.
+        if let Err(e) = self.journal.set_cursor(DETECT_CURSOR, self.next_seq) {
+            tracing::warn!(error = %e, "saving the detector's journal cursor failed");
+        }
+    }
+}
+
+/// A rule's id; a rule without one is known by its file.
+pub fn rule_id(rule: &leitstelle_sigma::Rule) -> String {
+    rule.id.clone().unwrap_or_else(|| rule.file.clone())
+}
+
+/// The host an event came from, per its source profile.
+pub fn host_of(profiles: &ProfileSet, event: &Event) -> Option<String> {
+    if event.profile >= profiles.len() {
+        return None;
+    }
+    Profile::first_text(&profiles.get(event.profile).host, &event.data)
+}
+
+/// The event as kept with an alert and returned by the API.
+pub fn event_document(seq: u64, event: &Event, received_ns: i64) -> serde_json::Value {
+    let raw = match &event.raw {
+        leitstelle_event::Raw::Text(t) => serde_json::Value::String(t.to_string()),
+        leitstelle_event::Raw::Bytes(b) => serde_json::Value::String(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            b,
+        )),
+        leitstelle_event::Raw::Tree => serde_json::Value::Null,
+    };
+    serde_json::json!({
+        "seq": seq,
+        "tenant": &*event.tenant,
+        "timestamp": event.timestamp,
+        "received": received_ns,
+        "source": event.source.as_str(),
+        "origin": event.origin.source.as_deref(),
+        "logsource": {
+            "product": event.logsource.product.as_deref(),
+            "service": event.logsource.service.as_deref(),
+            "categories": event.logsource.categories.iter().map(|c| &**c).collect::<Vec<_>>(),
+        },
+        "data": &event.data,
+        "raw": raw,
+    })
+}

@@ -1,0 +1,189 @@
+//! Shared harness of the server's end-to-end tests: a real server in-process on free ports,
+//! talked to with real clients (curl, logger, openssl, rsyslog, the Python Elasticsearch
+//! client) run as processes.
+//!
+//! A client that is not installed makes its test skip with a note, unless
+//! `LEITSTELLE_REQUIRE_CLIENTS=1` (set by `.ci/run`, which installs them), where it fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use leitstelle_control::Role;
+use leitstelle_server::{Config, Running};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub dir: PathBuf,
+    pub admin: String,
+    pub ingest: String,
+    pub base: String,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("leitstelle-e2e-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules")
+}
+
+/// A configuration on free loopback ports with the test rules.
+pub fn test_config(dir: &Path) -> Config {
+    let mut cfg = Config::from_toml(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+[[syslog]]
+listen = "127.0.0.1:0"
+protocols = ["udp"]
+[[syslog]]
+listen = "127.0.0.1:0"
+protocols = ["tcp"]
+[alerts]
+window_secs = 3600
+"#,
+    )
+    .expect("config");
+    cfg.data_dir = dir.join("data");
+    cfg.rules.paths = vec![rules_dir()];
+    cfg
+}
+
+impl TestServer {
+    pub async fn start(name: &str) -> TestServer {
+        let dir = temp_dir(name);
+        let cfg = test_config(&dir);
+        TestServer::start_with(dir, cfg).await
+    }
+
+    pub async fn start_with(dir: PathBuf, cfg: Config) -> TestServer {
+        let running = leitstelle_server::start(cfg).await.expect("server starts");
+        let control = &running.app.control;
+        let (_, admin) = control
+            .create_token("default", Role::Admin, "test-admin", 0)
+            .expect("token");
+        let (_, ingest) = control
+            .create_token("default", Role::Ingest, "test-ingest", 0)
+            .expect("token");
+        let base = format!("http://{}", running.http_addr);
+        TestServer {
+            running: Some(running),
+            dir,
+            admin,
+            ingest,
+            base,
+        }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    /// The bound address of the first syslog listener with this protocol.
+    pub fn syslog_addr(&self, proto: leitstelle_server::config::Protocol) -> std::net::SocketAddr {
+        self.running()
+            .syslog_addrs
+            .iter()
+            .find(|(_, p, _)| *p == proto)
+            .map(|(_, _, a)| *a)
+            .expect("listener")
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// Polls the alerts API (as `token`) until `pred` holds for the list, or fails after 10 s.
+    pub async fn wait_alerts(&self, token: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = curl(&[
+                "-H",
+                &format!("Authorization: Bearer {token}"),
+                &format!("{}/api/v1/alerts", self.base),
+            ])
+            .await;
+            assert_eq!(status, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).expect("json");
+            let alerts = v["alerts"].as_array().cloned().unwrap_or_default();
+            if pred(&alerts) {
+                return alerts;
+            }
+            if Instant::now() > deadline {
+                panic!("alerts did not arrive in time; last answer: {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Whether a client program is installed; if not, says so, and fails when clients are
+/// required.
+pub fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("LEITSTELLE_REQUIRE_CLIENTS").as_deref() == Ok("1") {
+            panic!("{program} is required (LEITSTELLE_REQUIRE_CLIENTS=1) but not installed");
+        }
+        eprintln!("SKIPPED: {program} is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// Runs a command on a blocking thread.
+pub async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("command runs"))
+        .await
+        .expect("join")
+}
+
+/// Runs curl with `args` (plus `-s -w` for the status); returns (status, body).
+pub async fn curl(args: &[&str]) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-S", "-w", "\n%{http_code}"]).args(args);
+    let out = run(cmd).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// A Sysmon process-creation event (native EVTX-JSON shape) with a command line.
+pub fn sysmon_event(host: &str, command_line: &str) -> Value {
+    serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+            "EventID": 1,
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "Computer": host,
+            "TimeCreated": {"#attributes": {"SystemTime": "2024-05-01T10:00:00.000000Z"}}
+        },
+        "EventData": {
+            "Image": "C:\\Windows\\System32\\cmd.exe",
+            "CommandLine": command_line,
+            "User": "CORP\\alice"
+        }
+    }})
+}
