@@ -247,6 +247,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -254,6 +255,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     rt.block_on(async move {
+        // Handlers first: a SIGTERM that arrives while starting still stops gracefully.
+        let signals = Signals::new()?;
         let running = leitstelle_server::start(cfg).await?;
         if let Some(p) = &running.credentials {
             tracing::info!(
@@ -265,7 +268,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         for (name, proto, addr) in &running.syslog_addrs {
             tracing::info!(listener = %name, protocol = ?proto, %addr, "listening (syslog)");
         }
-        wait_for_signals(&running).await?;
+        signals.wait(&running).await;
         tracing::info!("stopping: no new input; flushing the journal and detection");
         running.shutdown().await;
         tracing::info!("stopped");
@@ -274,29 +277,53 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The signals `serve` acts on: SIGTERM and SIGINT stop, SIGHUP reloads the rules.
 #[cfg(unix)]
-async fn wait_for_signals(running: &leitstelle_server::Running) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => {
-                let app = std::sync::Arc::clone(&running.app);
-                // errors are logged and counted by reload_rules
-                let _ = tokio::task::spawn_blocking(move || app.reload_rules()).await;
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Returns on SIGTERM or SIGINT; reloads the rules on SIGHUP.
+    async fn wait(mut self, running: &leitstelle_server::Running) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    let app = std::sync::Arc::clone(&running.app);
+                    // errors are logged and counted by reload_rules
+                    let _ = tokio::task::spawn_blocking(move || app.reload_rules()).await;
+                }
             }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signals(_running: &leitstelle_server::Running) -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(self, _running: &leitstelle_server::Running) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// `rules reload`: asks a running server to reload its rules (`POST /api/v1/rules/reload`).

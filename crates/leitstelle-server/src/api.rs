@@ -243,6 +243,7 @@ async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let received = std::time::Instant::now();
     let who = authorize(&app, &headers, &[Role::Ingest, Role::Admin])?;
     let format = match q.format.as_deref() {
         None => Format::Json,
@@ -277,7 +278,10 @@ async fn post_events(
         }
     }
     let accepted = parsed.len() - rejected;
-    let range = app.pipeline.submit(&tenant, &source, parsed).await?;
+    let range = app
+        .pipeline
+        .submit(&tenant, &source, parsed, received)
+        .await?;
     let status = if accepted == 0 && rejected > 0 {
         StatusCode::BAD_REQUEST
     } else {

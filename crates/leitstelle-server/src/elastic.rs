@@ -261,6 +261,7 @@ async fn run_bulk(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
+    let received = started;
     let who = authorize(&app, &headers, &[Role::Ingest, Role::Admin]).map_err(es_error)?;
     let body = decoded_body(&app, &headers, body).map_err(es_error)?;
     let actions = parse_bulk(&body, index.as_deref());
@@ -278,7 +279,10 @@ async fn run_bulk(
         .iter()
         .map(|r| r.outcome.as_ref().err().cloned())
         .collect();
-    let range = app.pipeline.submit(&tenant, &source, parsed).await?;
+    let range = app
+        .pipeline
+        .submit(&tenant, &source, parsed, received)
+        .await?;
     let mut items = Vec::with_capacity(actions.len());
     let mut errors = false;
     let mut doc_i = 0usize;

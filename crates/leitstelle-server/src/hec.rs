@@ -116,6 +116,7 @@ pub fn split_envelopes(body: &[u8]) -> (Vec<Vec<u8>>, Option<Invalid>) {
 }
 
 async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received = std::time::Instant::now();
     let who = match hec_auth(&app, &headers) {
         Ok(p) => p,
         Err((status, code, text)) => return reply(status, code, text),
@@ -131,7 +132,11 @@ async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
     let tenant: Arc<str> = who.tenant.as_str().into();
     let source: Arc<str> = "hec".into();
     let parsed = parse_all(&app, RecordFormat::HecEvent, &tenant, &source, envelopes).await;
-    if let Err(e) = app.pipeline.submit(&tenant, &source, parsed).await {
+    if let Err(e) = app
+        .pipeline
+        .submit(&tenant, &source, parsed, received)
+        .await
+    {
         tracing::error!(error = %e, "HEC submit");
         return reply(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy");
     }
@@ -142,6 +147,7 @@ async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn raw(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received = std::time::Instant::now();
     let who = match hec_auth(&app, &headers) {
         Ok(p) => p,
         Err((status, code, text)) => return reply(status, code, text),
@@ -161,7 +167,11 @@ async fn raw(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Re
     let tenant: Arc<str> = who.tenant.as_str().into();
     let source: Arc<str> = "hec".into();
     let parsed = parse_all(&app, format, &tenant, &source, records).await;
-    match app.pipeline.submit(&tenant, &source, parsed).await {
+    match app
+        .pipeline
+        .submit(&tenant, &source, parsed, received)
+        .await
+    {
         Ok(_) => reply(StatusCode::OK, 0, "Success"),
         Err(e) => {
             tracing::error!(error = %e, "HEC submit");

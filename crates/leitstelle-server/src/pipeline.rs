@@ -255,14 +255,15 @@ impl Pipeline {
         &self.profiles
     }
 
-    /// Journals `records` of one tenant, received through `source`, and returns when they
-    /// are durable (the range of journal sequence numbers they got). Failed records are
-    /// journaled as dead letters.
+    /// Journals `records` of one tenant, received through `source` at `received`, and
+    /// returns when they are durable (the range of journal sequence numbers they got).
+    /// Failed records are journaled as dead letters.
     pub async fn submit(
         &self,
         tenant: &Arc<str>,
         source: &Arc<str>,
         records: Vec<Received>,
+        received: Instant,
     ) -> Result<std::ops::Range<u64>, SubmitError> {
         if records.is_empty() {
             let d = self.journal.durable_seq() + 1;
@@ -324,7 +325,6 @@ impl Pipeline {
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let to_detector = self.to_detector.clone();
-        let received = Instant::now();
         self.journal.append(payloads, move |result| {
             let out = match result {
                 Ok(range) => {
@@ -597,14 +597,14 @@ impl Detector {
 
     fn process(&mut self, batches: Vec<Batch>) {
         let rules = self.rules.load_full();
-        let mut events: Vec<(u64, &Event, i64, Instant)> = Vec::new();
+        let mut events: Vec<(u64, &Event, i64)> = Vec::new();
         let mut dead = Vec::new();
         for b in &batches {
             for (i, item) in b.items.iter().enumerate() {
                 let seq = b.first_seq + i as u64;
                 match item {
                     Item::Event { event, received_ns } => {
-                        events.push((seq, event, *received_ns, b.received));
+                        events.push((seq, event, *received_ns));
                     }
                     Item::Dead(l) => {
                         let mut l = l.clone();
@@ -618,11 +618,10 @@ impl Detector {
         let engine: &Engine = &rules.engine;
         let matches: Vec<Vec<usize>> = events
             .par_iter()
-            .map_init(Scratch::new, |s, (_, e, _, _)| engine.matches(e, s))
+            .map_init(Scratch::new, |s, (_, e, _)| engine.matches(e, s))
             .collect();
         let mut detections = Vec::new();
-        let mut latencies = Vec::new();
-        for ((seq, event, received_ns, received), hits) in events.iter().zip(&matches) {
+        for ((seq, event, received_ns), hits) in events.iter().zip(&matches) {
             for &idx in hits {
                 let rule = engine.rule(idx);
                 let rule_id = rule_id(rule);
@@ -638,7 +637,6 @@ impl Detector {
                     seen_ns: event.timestamp.unwrap_or(*received_ns),
                     event: event_document(*seq, event, *received_ns),
                 });
-                latencies.push(*received);
             }
         }
         let last_seq = self.next_seq - 1;
@@ -677,10 +675,11 @@ impl Detector {
         for (tenant, n) in &applied.created_per_tenant {
             m.alerts.get_or_create(&metrics::tenant(tenant)).inc_by(*n);
         }
-        for t in latencies {
-            m.detect_latency_seconds_sum
-                .inc_by(t.elapsed().as_secs_f64());
-            m.detect_latency_seconds_count.inc();
+        for b in &batches {
+            let secs = b.received.elapsed().as_secs_f64();
+            for _ in 0..b.items.len() {
+                m.detect_latency.observe(secs);
+            }
         }
         drop(events);
         drop(batches);

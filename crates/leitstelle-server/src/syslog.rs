@@ -8,6 +8,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use leitstelle_parsers::Format;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
@@ -30,8 +31,15 @@ pub struct Listener {
     pub format: Format,
 }
 
-/// Parses and journals one batch of messages; `too_large` are cut messages.
-async fn submit(app: &Arc<App>, l: &Listener, messages: Vec<Vec<u8>>, too_large: Vec<Vec<u8>>) {
+/// Parses and journals one batch of messages received at `received`; `too_large` are cut
+/// messages.
+async fn submit(
+    app: &Arc<App>,
+    l: &Listener,
+    messages: Vec<Vec<u8>>,
+    too_large: Vec<Vec<u8>>,
+    received: Instant,
+) {
     let mut parsed = parse_all(
         app,
         RecordFormat::Parser(l.format),
@@ -51,7 +59,11 @@ async fn submit(app: &Arc<App>, l: &Listener, messages: Vec<Vec<u8>>, too_large:
             fail_kind: "too_large",
         });
     }
-    if let Err(e) = app.pipeline.submit(&l.tenant, &l.name, parsed).await {
+    if let Err(e) = app
+        .pipeline
+        .submit(&l.tenant, &l.name, parsed, received)
+        .await
+    {
         tracing::error!(listener = %l.name, error = %e, "syslog messages not journaled");
     }
 }
@@ -69,6 +81,7 @@ pub async fn run_udp(
             r = socket.recv_from(&mut buf) => r,
             _ = shutdown.changed() => return,
         };
+        let received = Instant::now();
         let mut messages = Vec::new();
         match first {
             Ok((n, _)) => push_datagram(&mut messages, &buf[..n]),
@@ -83,7 +96,7 @@ pub async fn run_udp(
                 Err(_) => break,
             }
         }
-        submit(&app, &l, messages, Vec::new()).await;
+        submit(&app, &l, messages, Vec::new(), received).await;
     }
 }
 
@@ -223,12 +236,13 @@ async fn connection<S: AsyncRead + Unpin>(
             f = read_frame(&mut r, max) => f?,
             _ = shutdown.changed() => return Ok(()),
         };
+        let received = Instant::now();
         let mut frame = first;
         loop {
             match frame {
                 None => {
                     if !messages.is_empty() || !too_large.is_empty() {
-                        submit(app, l, messages, too_large).await;
+                        submit(app, l, messages, too_large, received).await;
                     }
                     return Ok(());
                 }
@@ -241,7 +255,7 @@ async fn connection<S: AsyncRead + Unpin>(
             }
             frame = read_frame(&mut r, max).await?;
         }
-        submit(app, l, messages, too_large).await;
+        submit(app, l, messages, too_large, received).await;
     }
 }
 

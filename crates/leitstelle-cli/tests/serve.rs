@@ -1,0 +1,345 @@
+//! `leitstelle serve` and `leitstelle admin` as processes: first start, graceful stop, and
+//! the crash test (sustained ingest, `kill -9` at random moments, restart, repeated; every
+//! acknowledged event is in the journal exactly once and detected exactly once).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_leitstelle");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leitstelle-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn have_curl() -> bool {
+    let ok = Command::new("curl").arg("--version").output().is_ok();
+    if !ok {
+        if std::env::var("LEITSTELLE_REQUIRE_CLIENTS").as_deref() == Ok("1") {
+            panic!("curl is required (LEITSTELLE_REQUIRE_CLIENTS=1)");
+        }
+        eprintln!("SKIPPED: curl is not installed");
+    }
+    ok
+}
+
+/// A server process; its log is collected by a thread (so it never blocks on a full pipe).
+struct Server {
+    child: Child,
+    http: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let config = dir.join("config.toml");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("LEITSTELLE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .contains("listening (HTTP)")
+                    .then(|| line.split("http=").nth(1))
+                    .flatten()
+                {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                let mut l = log2.lock().unwrap_or_else(|p| p.into_inner());
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let http = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {}", log.lock().expect("log"));
+            }
+        };
+        Server { child, http, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// SIGTERM and wait: the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("server did not stop on SIGTERM: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .output()
+        .expect("admin runs");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write_config(dir: &Path) {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::write(
+        rules.join("every.yml"),
+        "title: every crash-test event\nid: 0c5e3f4a-0000-4000-8000-000000000001\nlevel: low\n\
+         logsource: {product: crashtest}\ndetection: {s: {marker: count-me}, condition: s}\n",
+    )
+    .expect("rule");
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+             [[syslog]]\nlisten = \"127.0.0.1:0\"\nprotocols = [\"udp\"]\n\
+             [rules]\npaths = [\"{d}/rules\"]\n[journal]\nsegment_bytes = 1048576\n",
+            d = dir.display()
+        ),
+    )
+    .expect("config");
+}
+
+#[test]
+fn first_start_writes_private_credentials_and_sigterm_stops_cleanly() {
+    let dir = temp_dir("first");
+    write_config(&dir);
+    let server = Server::start(&dir);
+    let creds = dir.join("data/initial-credentials.txt");
+    let text = std::fs::read_to_string(&creds).expect("credentials file");
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password = "))
+        .expect("password line")
+        .to_string();
+    assert!(text.contains("ingest_token = lst_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&creds)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // the log names the file, never the password
+    let log = server.log();
+    assert!(log.contains("initial-credentials.txt"), "{log}");
+    assert!(!log.contains(&password));
+    let status = server.stop();
+    assert!(status.success(), "exit status {status:?}");
+    // a second start creates nothing
+    let server = Server::start(&dir);
+    assert!(!server.log().contains("first start"));
+    assert!(server.stop().success());
+    // admin: tenants and tokens; token create prints only the token
+    assert_eq!(admin(&dir, &["tenant", "create", "acme"]).trim(), "acme");
+    let token = admin(
+        &dir,
+        &["token", "create", "--tenant", "acme", "--name", "fw"],
+    );
+    assert_eq!(token.lines().count(), 1);
+    assert!(token.starts_with("lst_"));
+    let list = admin(&dir, &["token", "list", "--tenant", "acme"]);
+    assert!(list.contains("\tacme\tingest\tfw\t"), "{list}");
+    assert!(!list.contains(token.trim()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends batches of events until stopped; returns the ids of acknowledged events.
+fn ingest(http: String, token: String, next_id: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> Vec<u64> {
+    let mut acked = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let first = next_id.fetch_add(200, Ordering::Relaxed);
+        let ids: Vec<u64> = (first..first + 200).collect();
+        let body: String = ids
+            .iter()
+            .map(|i| {
+                format!(
+                    "{{\"product\":\"crashtest\",\"marker\":\"count-me\",\"id\":{i},\"host\":\"h{}\",\"pad\":\"{}\"}}\n",
+                    i % 7,
+                    "x".repeat(600)
+                )
+            })
+            .collect();
+        let out = Command::new("curl")
+            .args(["-s", "-f", "--max-time", "10", "-H"])
+            .arg(format!("Authorization: Bearer {token}"))
+            .args([
+                "--data-binary",
+                "@-",
+                &format!("http://{http}/api/v1/events"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                if let Some(mut stdin) = c.stdin.take() {
+                    let _ = stdin.write_all(body.as_bytes());
+                }
+                c.wait_with_output()
+            });
+        match out {
+            Ok(o) if o.status.success() => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+                if v["accepted"] == 200 {
+                    acked.extend(ids);
+                }
+            }
+            _ => break,
+        }
+    }
+    acked
+}
+
+#[test]
+fn kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged() {
+    if !have_curl() {
+        return;
+    }
+    let dir = temp_dir("crash");
+    write_config(&dir);
+    admin(&dir, &["tenant", "create", "default"]);
+    let token = admin(
+        &dir,
+        &["token", "create", "--tenant", "default", "--name", "crash"],
+    )
+    .trim()
+    .to_string();
+    let next_id = Arc::new(AtomicU64::new(0));
+    let mut acked: HashSet<u64> = HashSet::new();
+    let rounds = 6;
+    for round in 0..rounds {
+        let server = Server::start(&dir);
+        let stop = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = (0..3)
+            .map(|_| {
+                let (h, t, n, s) = (
+                    server.http.clone(),
+                    token.clone(),
+                    Arc::clone(&next_id),
+                    Arc::clone(&stop),
+                );
+                std::thread::spawn(move || ingest(h, t, n, s))
+            })
+            .collect();
+        // a pseudo-random moment between 0.3 and 1.5 s
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0) as u64;
+        std::thread::sleep(Duration::from_millis(300 + (nanos ^ (round * 7919)) % 1200));
+        let mut server = server;
+        server.child.kill().expect("kill -9");
+        let _ = server.child.wait();
+        stop.store(true, Ordering::Relaxed);
+        for s in senders {
+            acked.extend(s.join().expect("sender"));
+        }
+    }
+    assert!(
+        acked.len() >= 1000,
+        "too few events acknowledged: {}",
+        acked.len()
+    );
+    // A last, clean start replays what was journaled but not detected, then a clean stop.
+    let server = Server::start(&dir);
+    assert!(server.stop().success());
+
+    // Every acknowledged event is in the journal exactly once (unacknowledged ones at most
+    // once).
+    let (journal, _) = leitstelle_journal::Journal::open(
+        &dir.join("data/journal"),
+        leitstelle_journal::JournalOptions::default(),
+    )
+    .expect("journal");
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut event_records = 0i64;
+    for rec in journal.reader(1).expect("reader") {
+        let (_, payload) = rec.expect("record");
+        let r = leitstelle_server::record::Record::decode(&payload).expect("decode");
+        assert_eq!(r.kind, leitstelle_server::record::Kind::Event);
+        let v: serde_json::Value = serde_json::from_slice(r.raw).expect("event json");
+        *seen.entry(v["id"].as_u64().expect("id")).or_default() += 1;
+        event_records += 1;
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicated in the journal: {dupes:?}");
+    let missing: Vec<_> = acked.iter().filter(|id| !seen.contains_key(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost: {} of {}",
+        missing.len(),
+        acked.len()
+    );
+    drop(journal);
+
+    // Every journaled event was detected exactly once: the alerts' counts add up.
+    let control = leitstelle_control::Control::open(&dir.join("data/control.db")).expect("db");
+    let mut total = 0;
+    let mut filter = leitstelle_control::AlertFilter {
+        tenants: vec!["default".into()],
+        limit: Some(1000),
+        ..Default::default()
+    };
+    loop {
+        let page = control.alerts(&filter).expect("alerts");
+        total += page.alerts.iter().map(|a| a.count).sum::<i64>();
+        match page.next {
+            Some(n) => filter.before_id = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(total, event_records, "detections != journaled events");
+    eprintln!(
+        "crash test: {rounds} kills, {} acknowledged, {event_records} journaled, all detected once",
+        acked.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
