@@ -42,7 +42,8 @@ impl Status {
     }
 }
 
-/// One rule matching one event, as the pipeline reports it.
+/// Matches of one rule with one grouping key, as the pipeline reports them: one or more
+/// events (the pipeline folds the matches of a batch into one `Detection` per key).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Detection {
     pub tenant: String,
@@ -55,12 +56,24 @@ pub struct Detection {
     pub tags: Vec<String>,
     /// What makes repeated matches the same alert (for example the host name).
     pub group_key: String,
+    /// How many events matched.
+    pub count: i64,
+    /// When the first and last of them happened (their own time, else when received).
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    /// Some of the matched events, to keep with the alert (kept while it holds fewer than
+    /// [`MAX_EVENTS_PER_ALERT`]).
+    pub events: Vec<MatchedEvent>,
+}
+
+/// A matched event as kept with an alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatchedEvent {
     /// The event's journal sequence number: its id.
-    pub event_seq: u64,
-    /// When the event happened (its own time, else when it was received).
+    pub seq: u64,
     pub seen_ns: i64,
-    /// The event as stored with the alert (tree, raw, metadata).
-    pub event: serde_json::Value,
+    /// The event document (JSON text: tree, raw, metadata).
+    pub event: String,
 }
 
 /// Input kept because it could not be parsed.
@@ -182,9 +195,9 @@ impl Control {
     /// `detect_seq` has been through detection, in one transaction.
     ///
     /// A detection joins the newest open (not closed) alert of the same tenant, rule and
-    /// group key whose last match is at most `window_ns` before it (count and first/last seen
-    /// updated, the event kept while the alert holds fewer than [`MAX_EVENTS_PER_ALERT`]);
-    /// otherwise it raises a new alert with status `new`.
+    /// group key whose last match is at most `window_ns` before the detection's first match
+    /// (count and first/last seen updated, events kept while the alert holds fewer than
+    /// [`MAX_EVENTS_PER_ALERT`]); otherwise it raises a new alert with status `new`.
     pub fn apply(
         &self,
         detections: &[Detection],
@@ -216,19 +229,18 @@ impl Control {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?;
-                let event = d.event.to_string();
                 match open {
-                    Some((id, last, count)) if d.seen_ns.saturating_sub(last) <= window_ns => {
+                    Some((id, last, count))
+                        if d.first_seen_ns.saturating_sub(last) <= window_ns =>
+                    {
                         tx.execute(
-                            "UPDATE alerts SET count = count + 1,
-                               first_seen_ns = min(first_seen_ns, ?2),
-                               last_seen_ns = max(last_seen_ns, ?2), updated_ns = ?3
+                            "UPDATE alerts SET count = count + ?2,
+                               first_seen_ns = min(first_seen_ns, ?3),
+                               last_seen_ns = max(last_seen_ns, ?4), updated_ns = ?5
                              WHERE id = ?1",
-                            params![id, d.seen_ns, now_ns],
+                            params![id, d.count, d.first_seen_ns, d.last_seen_ns, now_ns],
                         )?;
-                        if count < MAX_EVENTS_PER_ALERT {
-                            insert_event(tx, id, d, &event)?;
-                        }
+                        insert_events(tx, id, d, count)?;
                         if !applied.created.contains(&id) && !applied.updated.contains(&id) {
                             applied.updated.push(id);
                         }
@@ -243,7 +255,7 @@ impl Control {
                             "INSERT INTO alerts (tenant_id, rule_id, rule_title, level,
                                level_rank, tags, group_key, first_seen_ns, last_seen_ns, count,
                                status, created_ns, updated_ns)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, 'new', ?9, ?9)",
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new', ?11, ?11)",
                             params![
                                 t,
                                 d.rule_id,
@@ -252,12 +264,14 @@ impl Control {
                                 d.level_rank,
                                 tags,
                                 d.group_key,
-                                d.seen_ns,
+                                d.first_seen_ns,
+                                d.last_seen_ns,
+                                d.count,
                                 now_ns
                             ],
                         )?;
                         let id = tx.last_insert_rowid();
-                        insert_event(tx, id, d, &event)?;
+                        insert_events(tx, id, d, 0)?;
                         applied.created.push(id);
                         *applied
                             .created_per_tenant
@@ -437,12 +451,20 @@ impl Control {
     }
 }
 
-fn insert_event(tx: &Transaction<'_>, alert: i64, d: &Detection, event: &str) -> Result<()> {
-    tx.execute(
+/// Keeps a detection's events with an alert that already holds `held` events, up to
+/// [`MAX_EVENTS_PER_ALERT`].
+fn insert_events(tx: &Transaction<'_>, alert: i64, d: &Detection, held: i64) -> Result<()> {
+    let room = (MAX_EVENTS_PER_ALERT - held).max(0) as usize;
+    if room == 0 {
+        return Ok(());
+    }
+    let mut st = tx.prepare_cached(
         "INSERT OR IGNORE INTO alert_events (alert_id, event_seq, event_ns, event)
          VALUES (?1, ?2, ?3, ?4)",
-        params![alert, d.event_seq as i64, d.seen_ns, event],
     )?;
+    for e in d.events.iter().take(room) {
+        st.execute(params![alert, e.seq as i64, e.seen_ns, e.event])?;
+    }
     Ok(())
 }
 
@@ -460,9 +482,14 @@ mod tests {
             level_rank: 3,
             tags: vec!["attack.t1059".into()],
             group_key: host.into(),
-            event_seq: seq,
-            seen_ns,
-            event: serde_json::json!({"seq": seq, "host": host}),
+            count: 1,
+            first_seen_ns: seen_ns,
+            last_seen_ns: seen_ns,
+            events: vec![MatchedEvent {
+                seq,
+                seen_ns,
+                event: serde_json::json!({"seq": seq, "host": host}).to_string(),
+            }],
         }
     }
 
@@ -519,6 +546,35 @@ mod tests {
         assert_eq!(events[0].event["host"], "ws1");
         assert_eq!(first.tags, vec!["attack.t1059".to_string()]);
         assert_eq!(first.status, Status::New);
+    }
+
+    #[test]
+    fn folded_detections_count_every_match_and_keep_at_most_the_cap() {
+        let db = temp_db("alerts-fold");
+        let c = &db.control;
+        c.create_tenant("a", 0).expect("tenant");
+        let mut d = det("a", "r", "h", 1, MIN);
+        d.count = 150;
+        d.last_seen_ns = 2 * MIN;
+        d.events = (1..=150)
+            .map(|seq| MatchedEvent {
+                seq,
+                seen_ns: MIN,
+                event: "{}".into(),
+            })
+            .collect();
+        let a = c.apply(&[d.clone()], &[], 60 * MIN, 150, 1).expect("apply");
+        let scope = ["a".to_string()];
+        let (alert, events) = c.alert(&scope, a.created[0]).expect("get").expect("some");
+        assert_eq!(alert.count, 150);
+        assert_eq!((alert.first_seen_ns, alert.last_seen_ns), (MIN, 2 * MIN));
+        assert_eq!(events.len(), MAX_EVENTS_PER_ALERT as usize);
+        // more matches later: counted, no more events kept
+        let b = c.apply(&[d], &[], 60 * MIN, 300, 1).expect("apply");
+        assert_eq!(b.updated, a.created);
+        let (alert, events) = c.alert(&scope, a.created[0]).expect("get").expect("some");
+        assert_eq!(alert.count, 300);
+        assert_eq!(events.len(), MAX_EVENTS_PER_ALERT as usize);
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod schema;
 
 pub use alerts::{
     Alert, AlertEvent, AlertFilter, AlertPage, Applied, DeadLetter, Detection,
-    MAX_EVENTS_PER_ALERT, Status,
+    MAX_EVENTS_PER_ALERT, MatchedEvent, Status,
 };
 pub use auth::{Principal, Role, TOKEN_PREFIX, TokenInfo, User, random_password};
 

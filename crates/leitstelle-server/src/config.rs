@@ -177,7 +177,7 @@ impl Default for LimitsConfig {
             max_body_bytes: 32 << 20,
             max_decompressed_bytes: 128 << 20,
             max_event_bytes: 1 << 20,
-            max_in_flight_events: 200_000,
+            max_in_flight_events: 20_000,
         }
     }
 }

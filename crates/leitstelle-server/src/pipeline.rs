@@ -9,13 +9,13 @@
 //! On start, everything after that position is read back from the journal, parsed again and
 //! detected before intake opens: every journaled event is detected exactly once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use leitstelle_control::{Control, DeadLetter, Detection};
+use leitstelle_control::{Control, DeadLetter, Detection, MatchedEvent};
 use leitstelle_event::{Event, Origin};
 use leitstelle_journal::Journal;
 use leitstelle_parsers::{Format, ParseContext};
@@ -530,6 +530,9 @@ fn replay_item(profiles: &ProfileSet, seq: u64, payload: &[u8]) -> Item {
 }
 
 const FLUSH_ITEMS: usize = 4096;
+/// Events kept per (tenant, rule, group key) and batch; the alert keeps at most
+/// [`leitstelle_control::MAX_EVENTS_PER_ALERT`] in all.
+const EVENTS_PER_DETECTION: usize = 3;
 const FLUSH_AFTER: Duration = Duration::from_millis(50);
 
 impl Detector {
@@ -620,25 +623,43 @@ impl Detector {
             .par_iter()
             .map_init(Scratch::new, |s, (_, e, _)| engine.matches(e, s))
             .collect();
-        let mut detections = Vec::new();
+        // Fold the matches of the batch into one detection per (tenant, rule, group key),
+        // building the documents only of the events an alert may keep.
+        let mut folded: HashMap<(Arc<str>, usize, String), Detection> = HashMap::new();
         for ((seq, event, received_ns), hits) in events.iter().zip(&matches) {
             for &idx in hits {
                 let rule = engine.rule(idx);
                 let rule_id = rule_id(rule);
-                detections.push(Detection {
-                    tenant: event.tenant.to_string(),
-                    group_key: self.group_key(engine, &rule_id, event),
-                    rule_id,
-                    rule_title: rule.title.clone(),
-                    level: rule.level.as_str().to_string(),
-                    level_rank: rule.level as i64,
-                    tags: rule.tags.clone(),
-                    event_seq: *seq,
-                    seen_ns: event.timestamp.unwrap_or(*received_ns),
-                    event: event_document(*seq, event, *received_ns),
-                });
+                let group_key = self.group_key(engine, &rule_id, event);
+                let seen_ns = event.timestamp.unwrap_or(*received_ns);
+                let d = folded
+                    .entry((Arc::clone(&event.tenant), idx, group_key))
+                    .or_insert_with_key(|(tenant, _, group_key)| Detection {
+                        tenant: tenant.to_string(),
+                        rule_id,
+                        rule_title: rule.title.clone(),
+                        level: rule.level.as_str().to_string(),
+                        level_rank: rule.level as i64,
+                        tags: rule.tags.clone(),
+                        group_key: group_key.clone(),
+                        count: 0,
+                        first_seen_ns: seen_ns,
+                        last_seen_ns: seen_ns,
+                        events: Vec::new(),
+                    });
+                d.count += 1;
+                d.first_seen_ns = d.first_seen_ns.min(seen_ns);
+                d.last_seen_ns = d.last_seen_ns.max(seen_ns);
+                if d.events.len() < EVENTS_PER_DETECTION {
+                    d.events.push(MatchedEvent {
+                        seq: *seq,
+                        seen_ns,
+                        event: event_document(*seq, event, *received_ns).to_string(),
+                    });
+                }
             }
         }
+        let detections: Vec<Detection> = folded.into_values().collect();
         let last_seq = self.next_seq - 1;
         let window_ns = (self.alerts.window_secs as i64).saturating_mul(1_000_000_000);
         let mut delay = Duration::from_millis(100);
@@ -659,7 +680,7 @@ impl Detector {
         for d in &detections {
             m.detections
                 .get_or_create(&metrics::tenant(&d.tenant))
-                .inc();
+                .inc_by(d.count as u64);
         }
         for l in &dead {
             m.dead_lettered
