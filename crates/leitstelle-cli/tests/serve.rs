@@ -165,6 +165,22 @@ fn first_start_writes_private_credentials_and_sigterm_stops_cleanly() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // `rules reload` asks the running server to reload, with the admin token
+    let admin_token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("admin_token = "))
+        .expect("admin token line");
+    let out = Command::new(BIN)
+        .args(["rules", "reload", "--server", &server.http, "--token", admin_token])
+        .output()
+        .expect("reload runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"rules\":1"));
+    let out = Command::new(BIN)
+        .args(["rules", "reload", "--server", &server.http, "--token", "lst_wrong"])
+        .output()
+        .expect("reload runs");
+    assert!(!out.status.success());
     // the log names the file, never the password
     let log = server.log();
     assert!(log.contains("initial-credentials.txt"), "{log}");
