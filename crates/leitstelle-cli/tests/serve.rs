@@ -171,13 +171,31 @@ fn first_start_writes_private_credentials_and_sigterm_stops_cleanly() {
         .find_map(|l| l.strip_prefix("admin_token = "))
         .expect("admin token line");
     let out = Command::new(BIN)
-        .args(["rules", "reload", "--server", &server.http, "--token", admin_token])
+        .args([
+            "rules",
+            "reload",
+            "--server",
+            &server.http,
+            "--token",
+            admin_token,
+        ])
         .output()
         .expect("reload runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"rules\":1"));
     let out = Command::new(BIN)
-        .args(["rules", "reload", "--server", &server.http, "--token", "lst_wrong"])
+        .args([
+            "rules",
+            "reload",
+            "--server",
+            &server.http,
+            "--token",
+            "lst_wrong",
+        ])
         .output()
         .expect("reload runs");
     assert!(!out.status.success());

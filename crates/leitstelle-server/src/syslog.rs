@@ -249,7 +249,14 @@ async fn connection<S: AsyncRead + Unpin>(
                 Some(Frame::Message(m)) => messages.push(m),
                 Some(Frame::TooLarge(m)) => too_large.push(m),
             }
-            // Keep reading while data is already buffered: one batch per burst.
+            // Keep reading while a message is already buffered: one batch per burst. Stray
+            // delimiters after the last message must not make us wait for more data.
+            let stray = r
+                .buffer()
+                .iter()
+                .take_while(|b| matches!(b, b'\n' | b'\r' | b'\0' | b' '))
+                .count();
+            r.consume(stray);
             if r.buffer().is_empty() || messages.len() + too_large.len() >= BATCH {
                 break;
             }

@@ -472,26 +472,6 @@ async fn python_elasticsearch_bulk_helper() {
     s.stop().await;
 }
 
-/// A self-signed CA and a server certificate for 127.0.0.1, made with openssl.
-fn make_certs(dir: &std::path::Path) -> bool {
-    let sh = format!(
-        "set -e; cd {d}; \
-         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=e2e-ca 2>/dev/null; \
-         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null; \
-         printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf; \
-         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null; \
-         openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=e2e-client 2>/dev/null; \
-         printf 'extendedKeyUsage=clientAuth\\n' > client.cnf; \
-         openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.cnf 2>/dev/null",
-        d = dir.display()
-    );
-    Command::new("sh")
-        .args(["-c", &sh])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_syslog_with_client_certificates() {
     if !have("openssl") {

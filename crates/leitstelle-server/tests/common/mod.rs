@@ -153,6 +153,28 @@ pub fn have(program: &str) -> bool {
     found
 }
 
+/// A self-signed CA (`ca.pem`), a server certificate for 127.0.0.1 (`server.pem`,
+/// `server.key`) and a client certificate (`client.pem`, `client.key`) in `dir`, made with
+/// openssl.
+pub fn make_certs(dir: &Path) -> bool {
+    let sh = format!(
+        "set -e; cd {d}; \
+         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=e2e-ca 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null; \
+         printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf; \
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=e2e-client 2>/dev/null; \
+         printf 'extendedKeyUsage=clientAuth\\n' > client.cnf; \
+         openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.cnf 2>/dev/null",
+        d = dir.display()
+    );
+    Command::new("sh")
+        .args(["-c", &sh])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
 /// Runs a command on a blocking thread.
 pub async fn run(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("command runs"))
