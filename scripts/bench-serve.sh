@@ -6,6 +6,7 @@
 #  - the time from receipt of an event to its detections being recorded (alerts committed),
 #    median and 99th percentile, from the server's own histogram over the whole run.
 # Usage: scripts/bench-serve.sh [SECONDS=20] [CONNECTIONS=4] [BATCH=1000]
+#        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed)
 #        (LEITSTELLE_SHARED_DATA defaults to ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,8 @@ listen = "127.0.0.1:0"
 protocols = ["udp"]
 [rules]
 paths = ["$RULES"]
+[limits]
+max_in_flight_events = ${IN_FLIGHT:-20000}
 TOML
 "$BIN" admin tenant create default --data-dir "$WORK/data" >/dev/null
 TOKEN=$("$BIN" admin token create --tenant default --name bench --data-dir "$WORK/data")
