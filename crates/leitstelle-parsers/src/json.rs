@@ -55,7 +55,8 @@ fn nesting(bytes: &[u8]) -> usize {
     max
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// What kind of JSON value this is, for messages ("an array", "a string", …).
+pub fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

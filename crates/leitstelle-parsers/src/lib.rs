@@ -118,6 +118,7 @@ mod tree;
 
 pub use component::{ConfigError, Parser, ParserConfig, ParserStats};
 pub use error::ParseError;
+pub use json::kind_of as json_kind;
 pub use time::parse_timestamp;
 
 /// The format a source's records are in. Config files name it with [`Format::as_str`].

@@ -191,21 +191,10 @@ fn record(
         Ok(other) => ctx.error(
             location,
             ReadErrorKind::NotAnObject {
-                found: kind_of(&other),
+                found: leitstelle_parsers::json_kind(&other),
             },
         ),
         Err(e) => ctx.error(location, ReadErrorKind::InvalidJson(e.to_string())),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

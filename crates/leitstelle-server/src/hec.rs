@@ -115,30 +115,55 @@ pub fn split_envelopes(body: &[u8]) -> (Vec<Vec<u8>>, Option<Invalid>) {
     }
 }
 
+/// A HEC error answer: status, code, text.
+struct Fail(StatusCode, u32, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        reply(self.0, self.1, &self.2)
+    }
+}
+
+/// Authenticates (HEC's codes) and decodes the body: the caller's tenant and the body.
+fn accept(app: &App, headers: &HeaderMap, body: Bytes) -> Result<(Arc<str>, Bytes), Fail> {
+    let who =
+        hec_auth(app, headers).map_err(|(status, code, text)| Fail(status, code, text.into()))?;
+    let body = decoded_body(app, headers, body).map_err(|e| Fail(e.status, 6, e.message))?;
+    Ok((who.tenant.as_str().into(), body))
+}
+
+/// Parses and journals records of a tenant; `Err` is the HEC answer to give.
+async fn journal(
+    app: &Arc<App>,
+    tenant: &Arc<str>,
+    format: RecordFormat,
+    records: Vec<Vec<u8>>,
+    received: std::time::Instant,
+) -> Result<(), Fail> {
+    let source: Arc<str> = "hec".into();
+    let parsed = parse_all(app, format, tenant, &source, records).await;
+    app.pipeline
+        .submit(tenant, &source, parsed, received)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(error = %e, "HEC submit");
+            Fail(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy".into())
+        })
+}
+
 async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let received = std::time::Instant::now();
-    let who = match hec_auth(&app, &headers) {
-        Ok(p) => p,
-        Err((status, code, text)) => return reply(status, code, text),
-    };
-    let body = match decoded_body(&app, &headers, body) {
-        Ok(b) => b,
-        Err(e) => return reply(e.status, 6, &e.message),
+    let (tenant, body) = match accept(&app, &headers, body) {
+        Ok(x) => x,
+        Err(f) => return f.into_response(),
     };
     if body.trim_ascii().is_empty() {
         return reply(StatusCode::BAD_REQUEST, 5, "No data");
     }
     let (envelopes, problem) = split_envelopes(&body);
-    let tenant: Arc<str> = who.tenant.as_str().into();
-    let source: Arc<str> = "hec".into();
-    let parsed = parse_all(&app, RecordFormat::HecEvent, &tenant, &source, envelopes).await;
-    if let Err(e) = app
-        .pipeline
-        .submit(&tenant, &source, parsed, received)
-        .await
-    {
-        tracing::error!(error = %e, "HEC submit");
-        return reply(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy");
+    if let Err(f) = journal(&app, &tenant, RecordFormat::HecEvent, envelopes, received).await {
+        return f.into_response();
     }
     match problem {
         None => reply(StatusCode::OK, 0, "Success"),
@@ -148,35 +173,19 @@ async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
 
 async fn raw(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let received = std::time::Instant::now();
-    let who = match hec_auth(&app, &headers) {
-        Ok(p) => p,
-        Err((status, code, text)) => return reply(status, code, text),
+    let (tenant, body) = match accept(&app, &headers, body) {
+        Ok(x) => x,
+        Err(f) => return f.into_response(),
     };
-    let body = match decoded_body(&app, &headers, body) {
-        Ok(b) => b,
-        Err(e) => return reply(e.status, 6, &e.message),
-    };
-    let format = RecordFormat::Parser(Format::Auto);
     let records = match split_records(&body, Format::Auto) {
+        Ok(r) if r.is_empty() => return reply(StatusCode::BAD_REQUEST, 5, "No data"),
         Ok(r) => r,
         Err(_) => return reply(StatusCode::BAD_REQUEST, 6, "Invalid data format"),
     };
-    if records.is_empty() {
-        return reply(StatusCode::BAD_REQUEST, 5, "No data");
-    }
-    let tenant: Arc<str> = who.tenant.as_str().into();
-    let source: Arc<str> = "hec".into();
-    let parsed = parse_all(&app, format, &tenant, &source, records).await;
-    match app
-        .pipeline
-        .submit(&tenant, &source, parsed, received)
-        .await
-    {
-        Ok(_) => reply(StatusCode::OK, 0, "Success"),
-        Err(e) => {
-            tracing::error!(error = %e, "HEC submit");
-            reply(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy")
-        }
+    let format = RecordFormat::Parser(Format::Auto);
+    match journal(&app, &tenant, format, records, received).await {
+        Ok(()) => reply(StatusCode::OK, 0, "Success"),
+        Err(f) => f.into_response(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! From received bytes to alerts: parse, journal (durably), detect, alert.
 //!
-//! Intake tasks call [`Pipeline::parse`] and then [`Pipeline::submit`], which returns when
+//! Intake tasks call [`parse_record`] and then [`Pipeline::submit`], which returns when
 //! the records are in the fsynced journal; only then is the sender told they were received.
 //! The journal's durability callback hands the already parsed events to the detector thread,
 //! which takes batches in journal order (a reorder buffer: concurrent requests finish their

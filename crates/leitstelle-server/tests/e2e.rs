@@ -477,18 +477,7 @@ async fn tls_syslog_with_client_certificates() {
     if !have("openssl") {
         return;
     }
-    let dir = temp_dir("tls");
-    assert!(make_certs(&dir), "openssl could not make certificates");
-    let mut cfg = test_config(&dir);
-    cfg.syslog = leitstelle_server::Config::from_toml(&format!(
-        "[[syslog]]\nname = \"tls\"\nlisten = \"127.0.0.1:0\"\nprotocols = [\"tls\"]\n\
-         tls = {{ cert = \"{d}/server.pem\", key = \"{d}/server.key\", client_ca = \"{d}/ca.pem\" }}\n",
-        d = dir.display()
-    ))
-    .expect("config")
-    .syslog;
-    let mut s = TestServer::start_with(dir.clone(), cfg).await;
-    let addr = s.syslog_addr(Protocol::Tls);
+    let (mut s, dir, addr) = tls_server("tls").await;
     let cert_dir = dir.clone();
     let send = move |with_cert: bool, host: &str| {
         let dir = &cert_dir;

@@ -415,18 +415,7 @@ async fn rsyslog_forwards_over_tls_with_a_client_certificate() {
     if !have("openssl") || !have_ossl_driver() {
         return;
     }
-    let dir = temp_dir("rsyslog-tls");
-    assert!(make_certs(&dir), "openssl could not make certificates");
-    let mut cfg = test_config(&dir);
-    cfg.syslog = leitstelle_server::Config::from_toml(&format!(
-        "[[syslog]]\nname = \"tls\"\nlisten = \"127.0.0.1:0\"\nprotocols = [\"tls\"]\n\
-         tls = {{ cert = \"{d}/server.pem\", key = \"{d}/server.key\", client_ca = \"{d}/ca.pem\" }}\n",
-        d = dir.display()
-    ))
-    .expect("config")
-    .syslog;
-    let mut s = TestServer::start_with(dir.clone(), cfg).await;
-    let addr = s.syslog_addr(Protocol::Tls);
+    let (mut s, dir, addr) = tls_server("rsyslog-tls").await;
     // RFC 5425: RFC 5424 messages, octet counted; the server is checked against the CA and
     // its name (CN 127.0.0.1); per-action TLS files
     let forward = |with_cert: bool| {

@@ -209,3 +209,21 @@ pub fn sysmon_event(host: &str, command_line: &str) -> Value {
         }
     }})
 }
+
+/// A server whose only syslog listener is TLS with client certificates required, and the
+/// folder with the certificates `make_certs` made.
+pub async fn tls_server(name: &str) -> (TestServer, PathBuf, std::net::SocketAddr) {
+    let dir = temp_dir(name);
+    assert!(make_certs(&dir), "openssl could not make certificates");
+    let mut cfg = test_config(&dir);
+    cfg.syslog = Config::from_toml(&format!(
+        "[[syslog]]\nname = \"tls\"\nlisten = \"127.0.0.1:0\"\nprotocols = [\"tls\"]\n\
+         tls = {{ cert = \"{d}/server.pem\", key = \"{d}/server.key\", client_ca = \"{d}/ca.pem\" }}\n",
+        d = dir.display()
+    ))
+    .expect("config")
+    .syslog;
+    let s = TestServer::start_with(dir.clone(), cfg).await;
+    let addr = s.syslog_addr(leitstelle_server::config::Protocol::Tls);
+    (s, dir, addr)
+}
