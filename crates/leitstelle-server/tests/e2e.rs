@@ -579,6 +579,40 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
         })
         .expect("alerts");
     assert_eq!(page.alerts[0].count, 50);
+    // one more event before the reload, so the detector's state is warm with the old set
+    let (_, token) = running
+        .app
+        .control
+        .create_token(
+            "default",
+            leitstelle_control::Role::Admin,
+            "after-restart",
+            0,
+        )
+        .expect("token");
+    let hdr = format!("Authorization: Bearer {token}");
+    let url = format!("http://{}/api/v1/events", running.http_addr);
+    let ev = json!({"product": "e2e", "marker": "count-me", "host": "r"}).to_string();
+    assert_eq!(curl(&["-H", &hdr, "--data-binary", &ev, &url]).await.0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running
+        .app
+        .control
+        .alerts(&leitstelle_control::AlertFilter {
+            tenants: vec!["default".into()],
+            ..Default::default()
+        })
+        .expect("alerts")
+        .alerts[0]
+        .count
+        != 51
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the 51st event was not detected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // reload with a folder holding one more rule
     let extra = dir.join("extra-rules");
     std::fs::create_dir_all(&extra).expect("dir");
@@ -596,6 +630,40 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
     };
     assert_eq!(state.rules, before + 1);
     assert_eq!(running.app.rules.load().rules, before + 1);
+    // the detector matches with the new set (its per-thread state follows the reload)
+    let (_, token) = running
+        .app
+        .control
+        .create_token(
+            "default",
+            leitstelle_control::Role::Admin,
+            "after-reload",
+            0,
+        )
+        .expect("token");
+    let url = format!("http://{}/api/v1/events", running.http_addr);
+    let ev = json!({"product": "e2e", "marker": "other", "host": "reloaded"}).to_string();
+    let hdr = format!("Authorization: Bearer {token}");
+    assert_eq!(curl(&["-H", &hdr, "--data-binary", &ev, &url]).await.0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = running
+            .app
+            .control
+            .alerts(&leitstelle_control::AlertFilter {
+                tenants: vec!["default".into()],
+                ..Default::default()
+            })
+            .expect("alerts");
+        if page.alerts.iter().any(|a| a.rule_id.ends_with("0000ff")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert from the reloaded rule"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
