@@ -81,6 +81,21 @@ pub struct SyslogConfig {
     /// TLS settings; required when `protocols` has `tls`.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// TCP/TLS: connections open at once; more wait in the kernel's backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// TCP/TLS: a connection that sends nothing for this many seconds is closed (senders
+    /// reconnect); the TLS handshake must finish within 10 s.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_idle_timeout() -> u64 {
+    3600
 }
 
 fn default_protocols() -> Vec<Protocol> {
@@ -210,6 +225,8 @@ impl Config {
                 tenant: default_tenant(),
                 format: default_format(),
                 tls: None,
+                max_connections: default_max_connections(),
+                idle_timeout_secs: default_idle_timeout(),
             }]
         } else {
             self.syslog.clone()
@@ -230,6 +247,11 @@ impl Config {
             if s.protocols.contains(&Protocol::Tls) && s.protocols.len() > 1 {
                 return Err(format!(
                     "syslog[{i}]: `tls` cannot share a port with `udp`/`tcp`; give it its own listener"
+                ));
+            }
+            if s.max_connections == 0 || s.idle_timeout_secs == 0 {
+                return Err(format!(
+                    "syslog[{i}]: `max_connections` and `idle_timeout_secs` must be greater than zero"
                 ));
             }
             if leitstelle_parsers::Format::from_name(&s.format).is_none() {

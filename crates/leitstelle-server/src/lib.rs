@@ -262,6 +262,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             name: name.as_str().into(),
             tenant: l.tenant.as_str().into(),
             format: Format::from_name(&l.format).unwrap_or(Format::Auto),
+            max_connections: l.max_connections,
+            idle_timeout: std::time::Duration::from_secs(l.idle_timeout_secs),
         };
         let err = |message: String| ServerError::Listener {
             name: name.clone(),

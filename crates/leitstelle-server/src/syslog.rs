@@ -22,14 +22,21 @@ use crate::pipeline::{Received, RecordFormat};
 /// Most messages journaled together.
 pub const BATCH: usize = 2048;
 
-/// What a listener stamps on its messages.
+/// What a listener stamps on its messages, and its connection limits.
 #[derive(Clone)]
 pub struct Listener {
     /// Source name, for metrics, dead letters and the event's origin.
     pub name: Arc<str>,
     pub tenant: Arc<str>,
     pub format: Format,
+    /// TCP/TLS: connections open at once.
+    pub max_connections: usize,
+    /// TCP/TLS: how long a connection may stay silent.
+    pub idle_timeout: std::time::Duration,
 }
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Parses and journals one batch of messages received at `received`; `too_large` are cut
 /// messages.
@@ -117,7 +124,16 @@ pub async fn run_tcp(
     shutdown: watch::Receiver<bool>,
 ) {
     let mut stop = shutdown.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(l.max_connections.max(1)));
     loop {
+        // At the connection limit, stop accepting until one closes.
+        let slot = tokio::select! {
+            s = Arc::clone(&slots).acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = stop.changed() => return,
@@ -132,12 +148,19 @@ pub async fn run_tcp(
         };
         let (app, l, tls, shutdown) = (Arc::clone(&app), l.clone(), tls.clone(), shutdown.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let result = match tls {
                 None => connection(&app, &l, stream, shutdown).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => connection(&app, &l, s, shutdown).await,
-                    Err(e) => Err(e),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => connection(&app, &l, s, shutdown).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "TLS handshake took too long",
+                        )),
+                    }
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(listener = %l.name, %peer, error = %e, "connection ended");
@@ -233,7 +256,10 @@ async fn connection<S: AsyncRead + Unpin>(
         let mut messages = Vec::new();
         let mut too_large = Vec::new();
         let first = tokio::select! {
-            f = read_frame(&mut r, max) => f?,
+            f = tokio::time::timeout(l.idle_timeout, read_frame(&mut r, max)) => match f {
+                Ok(f) => f?,
+                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection closed")),
+            },
             _ = shutdown.changed() => return Ok(()),
         };
         let received = Instant::now();

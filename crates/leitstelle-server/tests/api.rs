@@ -195,3 +195,55 @@ async fn openapi_lists_every_route_and_rules_can_be_reloaded() {
     assert_eq!(st, 403);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_syslog_connections_are_closed_and_the_connection_limit_holds() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("idle");
+    let mut cfg = test_config(&dir);
+    cfg.syslog = leitstelle_server::Config::from_toml(
+        "[[syslog]]\nlisten = \"127.0.0.1:0\"\nprotocols = [\"tcp\"]\nmax_connections = 1\nidle_timeout_secs = 1\n",
+    )
+    .expect("config")
+    .syslog;
+    let mut s = TestServer::start_with(dir, cfg).await;
+    let addr = s.syslog_addr(leitstelle_server::config::Protocol::Tcp);
+    let started = std::time::Instant::now();
+    // the first connection takes the only slot and stays silent; the second waits in the
+    // backlog with a message
+    let (mut idle, second) = tokio::task::spawn_blocking(move || {
+        let idle = std::net::TcpStream::connect(addr).expect("connect");
+        idle.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("timeout");
+        let mut second = std::net::TcpStream::connect(addr).expect("connect");
+        second
+            .write_all(
+                b"<13>1 2024-05-01T10:00:00Z limit-host app - - - leitstelle-syslog-marker\n",
+            )
+            .expect("write");
+        (idle, second)
+    })
+    .await
+    .expect("join");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let early = s.wait_alerts(&s.admin, |_| true).await;
+    assert!(
+        !early.iter().any(|x| x["group_key"] == "limit-host"),
+        "the second connection was served while the first held the only slot"
+    );
+    // the idle one is closed after ~1 s; then the second is served
+    let n = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 1];
+        idle.read(&mut buf).expect("read until closed")
+    })
+    .await
+    .expect("join");
+    assert_eq!(n, 0, "the idle connection was closed");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    s.wait_alerts(&s.admin, |a| {
+        a.iter().any(|x| x["group_key"] == "limit-host")
+    })
+    .await;
+    drop(second);
+    s.stop().await;
+}
