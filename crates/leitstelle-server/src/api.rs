@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::App;
-use crate::pipeline::{Received, RecordFormat, SubmitError, parse_record};
+use crate::pipeline::{Received, RecordFormat, SubmitError, parse_context, parse_record};
 
 /// The router of the whole HTTP API.
 pub fn router(app: Arc<App>) -> Router {
@@ -190,9 +190,10 @@ pub async fn parse_all(
     let (t, s) = (Arc::clone(tenant), Arc::clone(source));
     let max = app.config.limits.max_event_bytes;
     let job = move || {
+        let ctx = parse_context();
         records
             .into_iter()
-            .map(|r| parse_record(app2.pipeline.profiles(), format, &t, &s, r, max))
+            .map(|r| parse_record(app2.pipeline.profiles(), &ctx, format, &t, &s, r, max))
             .collect::<Vec<_>>()
     };
     match tokio::task::spawn_blocking(job).await {

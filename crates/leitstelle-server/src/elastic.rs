@@ -264,13 +264,14 @@ async fn run_bulk(
     let received = started;
     let who = authorize(&app, &headers, &[Role::Ingest, Role::Admin]).map_err(es_error)?;
     let body = decoded_body(&app, &headers, body).map_err(es_error)?;
-    let actions = parse_bulk(&body, index.as_deref());
+    let mut actions = parse_bulk(&body, index.as_deref());
     let tenant: Arc<str> = who.tenant.as_str().into();
     let source: Arc<str> = "elastic".into();
+    // The documents go to the parser; the actions keep what the answer needs.
     let docs: Vec<Vec<u8>> = actions
-        .iter()
+        .iter_mut()
         .filter_map(|a| match a {
-            Action::Doc { doc, .. } => Some(doc.clone()),
+            Action::Doc { doc, .. } => Some(std::mem::take(doc)),
             Action::Refused { .. } => None,
         })
         .collect();

@@ -124,9 +124,11 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Parses one record. Never panics; failures are returned in [`Received::outcome`].
+/// Parses one record with the settings of [`parse_context`] (made once per batch). Never
+/// panics; failures are returned in [`Received::outcome`].
 pub fn parse_record(
     profiles: &ProfileSet,
+    ctx: &ParseContext,
     format: RecordFormat,
     tenant: &Arc<str>,
     source: &Arc<str>,
@@ -145,8 +147,8 @@ pub fn parse_record(
         };
     }
     let result = match format {
-        RecordFormat::Parser(f) => parse_one(profiles, f, tenant, source, &raw),
-        RecordFormat::HecEvent => parse_hec(profiles, tenant, source, &raw),
+        RecordFormat::Parser(f) => parse_one(profiles, ctx, f, tenant, source, &raw),
+        RecordFormat::HecEvent => parse_hec(profiles, ctx, tenant, source, &raw),
     };
     match result {
         Ok(event) => Received {
@@ -168,7 +170,7 @@ type ParseFailure = (&'static str, String);
 
 /// Parser settings: this year for RFC 3164 timestamps; invalid UTF-8 read leniently (the
 /// journal keeps the bytes as received); the size limit is checked before parsing.
-fn parse_context() -> ParseContext {
+pub fn parse_context() -> ParseContext {
     use chrono::Datelike;
     let mut ctx = ParseContext::new(chrono::Utc::now().year());
     ctx.lossy_utf8 = true;
@@ -178,14 +180,14 @@ fn parse_context() -> ParseContext {
 
 fn parse_one(
     profiles: &ProfileSet,
+    ctx: &ParseContext,
     format: Format,
     tenant: &Arc<str>,
     source: &Arc<str>,
     raw: &[u8],
 ) -> Result<Event, ParseFailure> {
-    let ctx = parse_context();
     let parsed =
-        leitstelle_parsers::parse(format, raw, &ctx).map_err(|e| (e.kind(), e.to_string()))?;
+        leitstelle_parsers::parse(format, raw, ctx).map_err(|e| (e.kind(), e.to_string()))?;
     let origin = Origin {
         source: Some(Arc::clone(source)),
         record: None,
@@ -202,6 +204,7 @@ fn parse_one(
 /// `time` (epoch seconds) the event time when the event has none, the envelope the raw.
 fn parse_hec(
     profiles: &ProfileSet,
+    ctx: &ParseContext,
     tenant: &Arc<str>,
     source: &Arc<str>,
     raw: &[u8],
@@ -210,10 +213,11 @@ fn parse_hec(
         serde_json::from_slice(raw).map_err(|e| ("invalid_json", format!("invalid JSON: {e}")))?;
     let mut event = match envelope.get("event") {
         Some(serde_json::Value::String(s)) => {
-            parse_one(profiles, Format::Auto, tenant, source, s.as_bytes())?
+            parse_one(profiles, ctx, Format::Auto, tenant, source, s.as_bytes())?
         }
         Some(v @ serde_json::Value::Object(_)) => parse_one(
             profiles,
+            ctx,
             Format::Json,
             tenant,
             source,
@@ -224,6 +228,7 @@ fn parse_hec(
         }
         Some(other) => parse_one(
             profiles,
+            ctx,
             Format::Auto,
             tenant,
             source,
@@ -280,6 +285,9 @@ impl Pipeline {
         m.received
             .get_or_create(&labels)
             .inc_by(records.len() as u64);
+        // Per request, not per record: each `get_or_create` takes the family's lock.
+        let mut parsed = 0u64;
+        let mut failed: HashMap<&'static str, u64> = HashMap::new();
         let mut payloads = Vec::with_capacity(records.len());
         let mut items = Vec::with_capacity(records.len());
         for r in records {
@@ -301,17 +309,11 @@ impl Pipeline {
             );
             items.push(match r.outcome {
                 Ok(event) => {
-                    m.parsed.get_or_create(&labels).inc();
+                    parsed += 1;
                     Item::Event { event, received_ns }
                 }
                 Err(reason) => {
-                    m.failed
-                        .get_or_create(&metrics::FailLabels {
-                            source: source.to_string(),
-                            tenant: tenant.to_string(),
-                            reason: r.fail_kind.to_string(),
-                        })
-                        .inc();
+                    *failed.entry(r.fail_kind).or_default() += 1;
                     Item::Dead(DeadLetter {
                         tenant: tenant.to_string(),
                         seq: 0,
@@ -322,6 +324,18 @@ impl Pipeline {
                     })
                 }
             });
+        }
+        if parsed > 0 {
+            m.parsed.get_or_create(&labels).inc_by(parsed);
+        }
+        for (reason, n) in failed {
+            m.failed
+                .get_or_create(&metrics::FailLabels {
+                    source: source.to_string(),
+                    tenant: tenant.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc_by(n);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let to_detector = self.to_detector.clone();
@@ -404,6 +418,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
         .reader(next_seq)
         .map_err(|e| crate::ServerError::Journal(e.to_string()))?;
     let mut batch: Option<Batch> = None;
+    let ctx = parse_context();
     let mut expected = next_seq;
     let mut lost = 0u64;
     for rec in &mut reader {
@@ -419,7 +434,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
             expected += 1;
             lost += 1;
         }
-        b.items.push(replay_item(&p.profiles, seq, &payload));
+        b.items.push(replay_item(&p.profiles, &ctx, seq, &payload));
         expected = seq + 1;
         replayed += 1;
         if b.items.len() >= 4096
@@ -474,7 +489,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
 }
 
 /// Rebuilds the detector's item from a journal record (parsing events again).
-fn replay_item(profiles: &ProfileSet, seq: u64, payload: &[u8]) -> Item {
+fn replay_item(profiles: &ProfileSet, ctx: &ParseContext, seq: u64, payload: &[u8]) -> Item {
     let dead = |tenant: &str, received_ns, source: &str, reason: String, raw: &[u8]| {
         Item::Dead(DeadLetter {
             tenant: tenant.to_string(),
@@ -520,6 +535,7 @@ fn replay_item(profiles: &ProfileSet, seq: u64, payload: &[u8]) -> Item {
     let source: Arc<str> = rec.source.into();
     let r = parse_record(
         profiles,
+        ctx,
         format,
         &tenant,
         &source,
@@ -727,8 +743,6 @@ impl Detector {
                 m.detect_latency.observe(secs);
             }
         }
-        drop(events);
-        drop(batches);
         self.set_cursor(false);
     }
 
