@@ -178,14 +178,15 @@ pub fn split_records(body: &[u8], format: Format) -> Result<Vec<Vec<u8>>, String
         .collect())
 }
 
-/// Parses records on a blocking thread (parsing is CPU work).
+/// Parses records on a blocking thread (parsing is CPU work). An error (the parser task
+/// failed) means none of the records was taken; the sender must be told, never a silent drop.
 pub async fn parse_all(
     app: &Arc<App>,
     format: RecordFormat,
     tenant: &Arc<str>,
     source: &Arc<str>,
     records: Vec<Vec<u8>>,
-) -> Vec<Received> {
+) -> Result<Vec<Received>, SubmitError> {
     let app2 = Arc::clone(app);
     let (t, s) = (Arc::clone(tenant), Arc::clone(source));
     let max = app.config.limits.max_event_bytes;
@@ -196,13 +197,10 @@ pub async fn parse_all(
             .map(|r| parse_record(app2.pipeline.profiles(), &ctx, format, &t, &s, r, max))
             .collect::<Vec<_>>()
     };
-    match tokio::task::spawn_blocking(job).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, "parser task failed");
-            Vec::new()
-        }
-    }
+    tokio::task::spawn_blocking(job).await.map_err(|e| {
+        tracing::error!(error = %e, "parser task failed");
+        SubmitError::Parser(e.to_string())
+    })
 }
 
 async fn healthz() -> &'static str {
@@ -267,7 +265,7 @@ async fn post_events(
         &source,
         records,
     )
-    .await;
+    .await?;
     let mut errors = Vec::new();
     let mut rejected = 0usize;
     for (i, r) in parsed.iter().enumerate() {

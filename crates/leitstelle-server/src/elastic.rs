@@ -275,7 +275,7 @@ async fn run_bulk(
             Action::Refused { .. } => None,
         })
         .collect();
-    let parsed = parse_all(&app, RecordFormat::json(), &tenant, &source, docs).await;
+    let parsed = parse_all(&app, RecordFormat::json(), &tenant, &source, docs).await?;
     let outcomes: Vec<Option<String>> = parsed
         .iter()
         .map(|r| r.outcome.as_ref().err().cloned())

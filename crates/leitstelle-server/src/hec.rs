@@ -141,7 +141,16 @@ async fn journal(
     received: std::time::Instant,
 ) -> Result<(), Fail> {
     let source: Arc<str> = "hec".into();
-    let parsed = parse_all(app, format, tenant, &source, records).await;
+    let parsed = match parse_all(app, format, tenant, &source, records).await {
+        Ok(p) => p,
+        Err(_) => {
+            return Err(Fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                9,
+                "Server is busy".into(),
+            ));
+        }
+    };
     app.pipeline
         .submit(tenant, &source, parsed, received)
         .await

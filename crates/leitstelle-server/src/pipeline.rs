@@ -104,6 +104,8 @@ pub enum SubmitError {
     Journal(String),
     #[error("server is shutting down")]
     ShuttingDown,
+    #[error("parsing failed: {0}")]
+    Parser(String),
 }
 
 /// The intake side of the pipeline, shared by every listener.

@@ -47,14 +47,22 @@ async fn submit(
     too_large: Vec<Vec<u8>>,
     received: Instant,
 ) {
-    let mut parsed = parse_all(
+    let mut parsed = match parse_all(
         app,
         RecordFormat::Parser(l.format),
         &l.tenant,
         &l.name,
         messages,
     )
-    .await;
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            // syslog has no acknowledgement to refuse: the messages are lost, loudly
+            tracing::error!(listener = %l.name, error = %e, "syslog messages not journaled");
+            return;
+        }
+    };
     let max = app.config.limits.max_event_bytes;
     for raw in too_large {
         parsed.push(Received {
