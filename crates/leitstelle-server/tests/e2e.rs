@@ -38,14 +38,7 @@ async fn ndjson_events_raise_grouped_alerts_with_their_events() {
     .map(|v| v.to_string())
     .collect::<Vec<_>>()
     .join("\n");
-    let (status, resp) = curl(&[
-        "-H",
-        &format!("Authorization: Bearer {}", s.ingest),
-        "--data-binary",
-        &body,
-        &format!("{}/api/v1/events", s.base),
-    ])
-    .await;
+    let (status, resp) = s.post_events(&s.ingest, &body).await;
     assert_eq!(status, 200, "{resp}");
     let r: Value = serde_json::from_str(&resp).expect("json");
     assert_eq!(
@@ -115,14 +108,7 @@ async fn bad_lines_are_reported_and_kept_good_ones_accepted() {
     let mut s = TestServer::start("badlines").await;
     let good = json!({"product": "e2e", "marker": "count-me", "host": "h"}).to_string();
     let body = format!("{good}\n{{not json\n[1,2]\n{good}\n");
-    let (status, resp) = curl(&[
-        "-H",
-        &format!("Authorization: Bearer {}", s.ingest),
-        "--data-binary",
-        &body,
-        &format!("{}/api/v1/events", s.base),
-    ])
-    .await;
+    let (status, resp) = s.post_events(&s.ingest, &body).await;
     assert_eq!(status, 200, "{resp}");
     let r: Value = serde_json::from_str(&resp).expect("json");
     assert_eq!(r["accepted"], 2);
@@ -160,14 +146,7 @@ async fn bad_lines_are_reported_and_kept_good_ones_accepted() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // all bad: 400, still kept
-    let (status, _) = curl(&[
-        "-H",
-        &format!("Authorization: Bearer {}", s.ingest),
-        "--data-binary",
-        "nope",
-        &format!("{}/api/v1/events", s.base),
-    ])
-    .await;
+    let (status, _) = s.post_events(&s.ingest, "nope").await;
     assert_eq!(status, 400);
     let metrics = curl(&[&format!("{}/metrics", s.base)]).await.1;
     assert!(

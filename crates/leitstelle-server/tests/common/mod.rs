@@ -111,6 +111,18 @@ impl TestServer {
         }
     }
 
+    /// Sends a body to `POST /api/v1/events` with `token`; returns (status, body).
+    pub async fn post_events(&self, token: &str, body: &str) -> (u16, String) {
+        curl(&[
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "--data-binary",
+            body,
+            &format!("{}/api/v1/events", self.base),
+        ])
+        .await
+    }
+
     /// Polls the alerts API (as `token`) until `pred` holds for the list, or fails after 10 s.
     pub async fn wait_alerts(&self, token: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
