@@ -32,6 +32,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/alerts/{id}", get(get_alert))
         .route("/api/v1/rules/reload", post(reload_rules))
         .route("/api/v1/rules", get(rules_status))
+        .route("/api/v1/search", get(crate::search::search))
+        .route("/api/v1/search/fields", get(crate::search::field_stats))
+        .route(
+            "/api/v1/retrohunt",
+            axum::routing::post(crate::search::retrohunt_handler),
+        )
         .merge(crate::elastic::router())
         .merge(crate::hec::router())
         .layer(DefaultBodyLimit::max(limit))

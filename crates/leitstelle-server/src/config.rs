@@ -21,6 +21,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub journal: JournalConfig,
     pub limits: LimitsConfig,
+    pub store: StoreConfig,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             journal: JournalConfig::default(),
             limits: LimitsConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -197,6 +199,63 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The event store (`<data_dir>/store`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Milliseconds between commits: how soon an acknowledged event becomes searchable.
+    pub commit_interval_ms: u64,
+    /// Indexing memory per open partition (tenant × day) writer, in MiB (at least 15).
+    pub writer_memory_mb: usize,
+    /// Days of events kept per tenant (0: no limit by age).
+    pub retention_days: u32,
+    /// Bytes of events kept per tenant (0: no limit by size; the newest day is never dropped).
+    pub retention_bytes: u64,
+    /// Seconds between retention runs.
+    pub retention_check_secs: u64,
+    /// Per-tenant retention overriding the two above.
+    pub tenants: std::collections::BTreeMap<String, TenantRetention>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            commit_interval_ms: 1000,
+            writer_memory_mb: 64,
+            retention_days: 30,
+            retention_bytes: 0,
+            retention_check_secs: 3600,
+            tenants: Default::default(),
+        }
+    }
+}
+
+/// Retention of one tenant.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRetention {
+    /// Days kept (0: no limit by age).
+    #[serde(default)]
+    pub retention_days: u32,
+    /// Bytes kept (0: no limit by size).
+    #[serde(default)]
+    pub retention_bytes: u64,
+}
+
+impl StoreConfig {
+    /// The retention of a tenant.
+    pub fn retention(&self, tenant: &str) -> leitstelle_store::Retention {
+        let (days, bytes) = match self.tenants.get(tenant) {
+            Some(t) => (t.retention_days, t.retention_bytes),
+            None => (self.retention_days, self.retention_bytes),
+        };
+        leitstelle_store::Retention {
+            max_age_days: (days > 0).then_some(days),
+            max_bytes: (bytes > 0).then_some(bytes),
+        }
+    }
+}
+
 impl Config {
     /// Reads a configuration file; unknown keys and bad values are errors naming the file.
     pub fn from_file(path: &Path) -> Result<Config, ServerError> {
@@ -235,6 +294,15 @@ impl Config {
 
     /// Checks what serde cannot: values that depend on each other.
     pub fn check(&self) -> Result<(), String> {
+        if self.store.writer_memory_mb < 15 || self.store.writer_memory_mb > 4000 {
+            return Err("store.writer_memory_mb must be between 15 and 4000".into());
+        }
+        if self.store.commit_interval_ms == 0 || self.store.retention_check_secs == 0 {
+            return Err(
+                "store.commit_interval_ms and store.retention_check_secs must be greater than zero"
+                    .into(),
+            );
+        }
         for (i, s) in self.syslog.iter().enumerate() {
             if s.protocols.is_empty() {
                 return Err(format!("syslog[{i}]: `protocols` is empty"));

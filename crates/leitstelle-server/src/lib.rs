@@ -29,10 +29,12 @@ pub mod api;
 pub mod config;
 pub mod elastic;
 pub mod hec;
+pub mod indexer;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
 pub mod rules;
+pub mod search;
 pub mod syslog;
 
 pub use config::Config;
@@ -57,6 +59,8 @@ pub enum ServerError {
     Control(#[from] leitstelle_control::ControlError),
     #[error("rules: {0}")]
     Rules(String),
+    #[error("event store: {0}")]
+    Store(String),
     #[error("profiles: {0}")]
     Profiles(String),
     #[error("syslog listener {name}: {message}")]
@@ -75,6 +79,8 @@ pub struct App {
     pub ready: AtomicBool,
     /// Ids of alerts raised or updated (for live views).
     pub alert_updates: broadcast::Sender<i64>,
+    /// The event store (search, retro-hunts).
+    pub store: Arc<dyn leitstelle_store::EventStore>,
 }
 
 impl App {
@@ -111,6 +117,28 @@ pub fn open_control(data_dir: &Path) -> Result<Control, ServerError> {
         source,
     })?;
     Ok(Control::open(&control_path(data_dir))?)
+}
+
+/// The event store directory of a data directory.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
+}
+
+/// Opens the event store of a data directory.
+pub fn open_store(
+    data_dir: &Path,
+    profiles: Arc<ProfileSet>,
+    config: &config::StoreConfig,
+) -> Result<leitstelle_store::TantivyStore, ServerError> {
+    leitstelle_store::TantivyStore::open(
+        &store_path(data_dir),
+        profiles,
+        leitstelle_store::TantivyOptions {
+            writer_memory_bytes: config.writer_memory_mb << 20,
+            ..leitstelle_store::TantivyOptions::default()
+        },
+    )
+    .map_err(|e| ServerError::Store(e.to_string()))
 }
 
 /// The file where first start leaves the initial credentials.
@@ -175,6 +203,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     detector: Option<std::thread::JoinHandle<()>>,
+    indexer: Option<indexer::Indexer>,
 }
 
 /// Opens the data directory, replays the journal, binds every listener and starts serving.
@@ -221,6 +250,20 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         }
     }
 
+    let store: Arc<dyn leitstelle_store::EventStore> =
+        Arc::new(open_store(&data_dir, Arc::clone(&profiles), &config.store)?);
+    let indexer = indexer::Indexer::start(
+        Arc::clone(&journal),
+        Arc::clone(&store),
+        Arc::clone(&profiles),
+        Arc::clone(&metrics),
+        config.store.clone(),
+    )
+    .map_err(|source| ServerError::Io {
+        what: "starting the indexer thread".into(),
+        source,
+    })?;
+
     let started = pipeline::start(pipeline::Parts {
         journal: Arc::clone(&journal),
         control: Arc::clone(&control),
@@ -248,6 +291,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         metrics,
         ready: AtomicBool::new(false),
         alert_updates,
+        store,
     });
 
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -338,6 +382,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         shutdown,
         tasks,
         detector: Some(started.detector),
+        indexer: Some(indexer),
     })
 }
 
@@ -361,6 +406,9 @@ impl Running {
         self.app.pipeline.stop();
         if let Some(d) = self.detector.take() {
             let _ = tokio::task::spawn_blocking(move || d.join()).await;
+        }
+        if let Some(mut i) = self.indexer.take() {
+            let _ = tokio::task::spawn_blocking(move || i.stop()).await;
         }
     }
 }

@@ -58,6 +58,26 @@ pub struct Metrics {
     pub journal_fsyncs: Gauge<i64, AtomicI64>,
     /// Bytes of journal on disk.
     pub journal_bytes: Gauge<i64, AtomicI64>,
+    /// Events added to the event store.
+    pub store_indexed: Counter,
+    /// Journal records that could not be read for the event store.
+    pub store_errors: Counter,
+    /// The event store's committed watermark (every record below it is stored).
+    pub store_committed_seq: Gauge<i64, AtomicI64>,
+    /// Journal records not yet committed to the event store.
+    pub store_lag: Gauge<i64, AtomicI64>,
+    /// Event store disk use per tenant.
+    pub store_bytes: Family<TenantLabels, Gauge<i64, AtomicI64>>,
+    /// Stored events per tenant.
+    pub store_events: Family<TenantLabels, Gauge<i64, AtomicI64>>,
+    /// Stored partitions (days) per tenant.
+    pub store_partitions: Family<TenantLabels, Gauge<i64, AtomicI64>>,
+    /// Partitions dropped by retention.
+    pub store_dropped: Family<TenantLabels, Counter>,
+    /// Searches run (API and retro-hunts).
+    pub searches: Counter,
+    /// Search time.
+    pub search_seconds: Histogram,
     /// Rules in the compiled rule set.
     pub rules_loaded: Gauge<i64, AtomicI64>,
     /// Rule set reloads that failed (the old set stays).
@@ -83,6 +103,16 @@ impl Metrics {
             journal_durable_seq: Gauge::default(),
             journal_fsyncs: Gauge::default(),
             journal_bytes: Gauge::default(),
+            store_indexed: Counter::default(),
+            store_errors: Counter::default(),
+            store_committed_seq: Gauge::default(),
+            store_lag: Gauge::default(),
+            store_bytes: Family::default(),
+            store_events: Family::default(),
+            store_partitions: Family::default(),
+            store_dropped: Family::default(),
+            searches: Counter::default(),
+            search_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             rules_loaded: Gauge::default(),
             rule_reload_failures: Counter::default(),
             // 1 ms … about 16 s
@@ -147,6 +177,52 @@ impl Metrics {
             "detect_latency_seconds",
             "Seconds from receipt of an event to its detections being recorded",
             m.detect_latency.clone(),
+        );
+        registry.register(
+            "store_indexed_events",
+            "Events added to the event store",
+            m.store_indexed.clone(),
+        );
+        registry.register(
+            "store_read_errors",
+            "Journal records the event store could not read",
+            m.store_errors.clone(),
+        );
+        registry.register(
+            "store_committed_seq",
+            "Event store watermark: every journal record below it is stored",
+            m.store_committed_seq.clone(),
+        );
+        registry.register(
+            "store_lag_records",
+            "Journal records not yet committed to the event store",
+            m.store_lag.clone(),
+        );
+        registry.register(
+            "store_bytes",
+            "Event store disk use per tenant",
+            m.store_bytes.clone(),
+        );
+        registry.register(
+            "store_events",
+            "Stored events per tenant",
+            m.store_events.clone(),
+        );
+        registry.register(
+            "store_partitions",
+            "Stored partitions (tenant days)",
+            m.store_partitions.clone(),
+        );
+        registry.register(
+            "store_dropped_partitions",
+            "Partitions dropped by retention",
+            m.store_dropped.clone(),
+        );
+        registry.register("searches", "Searches run", m.searches.clone());
+        registry.register(
+            "search_seconds",
+            "Search time (API, CLI over HTTP and retro-hunts)",
+            m.search_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

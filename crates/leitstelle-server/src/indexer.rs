@@ -1,0 +1,295 @@
+//! The indexer: a thread that tails the journal into the event store.
+//!
+//! It is a journal consumer of its own (cursor `store`), independent of detection: it reads
+//! durable records from the store's committed watermark on, parses events again with the same
+//! parser as intake, adds them to the store and commits every `commit_interval_ms`. After a
+//! commit it moves its cursor and trims the journal (segments below every consumer's cursor
+//! go). A crash between adding and committing loses nothing: the next start reads again
+//! from the watermark, and the store keeps each sequence number once.
+//!
+//! It also runs retention every `retention_check_secs` and exports disk use per tenant.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use leitstelle_journal::Journal;
+use leitstelle_profile::ProfileSet;
+use leitstelle_store::{EventStore, NewEvent};
+
+use crate::config::StoreConfig;
+use crate::metrics::{Metrics, TenantLabels};
+use crate::pipeline::{RecordFormat, now_ns, parse_context, parse_record};
+use crate::record::{Kind, Record};
+
+/// The journal cursor of the event store.
+pub const STORE_CURSOR: &str = "store";
+const BATCH: usize = 2048;
+/// How often disk use per tenant is measured for the metrics.
+const USAGE_EVERY: Duration = Duration::from_secs(30);
+
+/// A running indexer.
+pub struct Indexer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Indexer {
+    /// Starts the indexer thread.
+    pub fn start(
+        journal: Arc<Journal>,
+        store: Arc<dyn EventStore>,
+        profiles: Arc<ProfileSet>,
+        metrics: Arc<Metrics>,
+        config: StoreConfig,
+    ) -> std::io::Result<Indexer> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            journal,
+            store,
+            profiles,
+            metrics,
+            config,
+            stop: Arc::clone(&stop),
+        };
+        let handle = std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || worker.run())?;
+        Ok(Indexer {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Indexes and commits everything durable, then stops the thread.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Worker {
+    journal: Arc<Journal>,
+    store: Arc<dyn EventStore>,
+    profiles: Arc<ProfileSet>,
+    metrics: Arc<Metrics>,
+    config: StoreConfig,
+    stop: Arc<AtomicBool>,
+}
+
+/// The store's view of one journal record; `None` for dead letters (kept by the control
+/// plane, not searchable as events) and records this version cannot read (counted).
+pub fn stored_event(
+    profiles: &ProfileSet,
+    ctx: &leitstelle_parsers::ParseContext,
+    seq: u64,
+    payload: &[u8],
+) -> Result<Option<NewEvent>, String> {
+    let rec = Record::decode(payload).map_err(|e| e.to_string())?;
+    if rec.kind == Kind::Dead {
+        return Ok(None);
+    }
+    let format = RecordFormat::from_name(rec.format)
+        .ok_or_else(|| format!("unknown format `{}` in journal", rec.format))?;
+    let tenant: Arc<str> = rec.tenant.into();
+    let source: Arc<str> = rec.source.into();
+    let r = parse_record(
+        profiles,
+        ctx,
+        format,
+        &tenant,
+        &source,
+        rec.raw.to_vec(),
+        usize::MAX,
+    );
+    // Intake journals an event only after it parsed; failing now means the parser changed.
+    let event = r.outcome?;
+    Ok(Some(NewEvent::from_event(
+        seq,
+        &event,
+        rec.received_ns,
+        rec.source,
+        profiles,
+    )))
+}
+
+impl Worker {
+    fn run(self) {
+        let interval = Duration::from_millis(self.config.commit_interval_ms);
+        let retention_every = Duration::from_secs(self.config.retention_check_secs);
+        let mut next = self.store.committed();
+        let mut last_commit = Instant::now();
+        let mut last_retention: Option<Instant> = None;
+        let mut last_usage = Instant::now();
+        let mut uncommitted = false;
+        let mut ctx = parse_context();
+        loop {
+            let stopping = self.stop.load(Ordering::SeqCst);
+            match self.journal.reader(next) {
+                Ok(reader) => {
+                    let end = reader.end_seq();
+                    let mut batch = Vec::with_capacity(BATCH);
+                    for item in reader {
+                        match item {
+                            Ok((seq, payload)) => {
+                                next = seq + 1;
+                                match stored_event(&self.profiles, &ctx, seq, &payload) {
+                                    Ok(Some(e)) => batch.push(e),
+                                    Ok(None) => {}
+                                    Err(e) => {
+                                        self.metrics.store_errors.inc();
+                                        tracing::warn!(seq, error = %e, "journal record not stored");
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                self.metrics.store_errors.inc();
+                                tracing::error!(error = %e, "reading the journal for the store");
+                            }
+                        }
+                        if batch.len() >= BATCH {
+                            uncommitted |= self.add(std::mem::take(&mut batch));
+                            if last_commit.elapsed() >= interval {
+                                self.commit(next);
+                                last_commit = Instant::now();
+                                uncommitted = false;
+                                ctx = parse_context();
+                            }
+                        }
+                    }
+                    uncommitted |= self.add(batch);
+                    // Lost records at the end of what was durable are behind us too.
+                    next = next.max(end);
+                }
+                Err(e) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %e, "opening a journal reader for the store");
+                }
+            }
+            if (uncommitted || next > self.store.committed())
+                && (stopping || last_commit.elapsed() >= interval)
+            {
+                self.commit(next);
+                last_commit = Instant::now();
+                uncommitted = false;
+            }
+            if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {
+                self.retention();
+                last_retention = Some(Instant::now());
+            } else if last_usage.elapsed() >= USAGE_EVERY {
+                self.usage();
+                last_usage = Instant::now();
+            }
+            if stopping {
+                break;
+            }
+            self.journal.wait_durable(next, Duration::from_millis(100));
+        }
+    }
+
+    /// Adds a batch; returns whether anything was added.
+    fn add(&self, batch: Vec<NewEvent>) -> bool {
+        if batch.is_empty() {
+            return false;
+        }
+        let n = batch.len() as u64;
+        match self.store.add(batch) {
+            Ok(()) => {
+                self.metrics.store_indexed.inc_by(n);
+                true
+            }
+            Err(e) => {
+                // The events stay in the journal; the next start reads them again.
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, "adding events to the store");
+                false
+            }
+        }
+    }
+
+    fn commit(&self, next: u64) {
+        if let Err(e) = self.store.commit(next) {
+            self.metrics.store_errors.inc();
+            tracing::error!(error = %e, "committing the event store");
+            return;
+        }
+        let committed = self.store.committed();
+        self.metrics.store_committed_seq.set(committed as i64);
+        self.metrics
+            .store_lag
+            .set((self.journal.durable_seq() + 1).saturating_sub(committed) as i64);
+        if let Err(e) = self.journal.set_cursor(STORE_CURSOR, committed) {
+            tracing::error!(error = %e, "moving the store's journal cursor");
+            return;
+        }
+        match self.journal.trim() {
+            Ok(r) if r.segments_removed > 0 => {
+                tracing::debug!(
+                    segments = r.segments_removed,
+                    bytes = r.bytes_removed,
+                    "journal trimmed"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "trimming the journal"),
+        }
+    }
+
+    fn retention(&self) {
+        match self
+            .store
+            .retain(&|t: &str| self.config.retention(t), now_ns())
+        {
+            Ok(dropped) => {
+                for d in dropped {
+                    tracing::info!(tenant = %d.tenant, day = %d.day, events = d.events, bytes = d.bytes, "retention dropped a partition");
+                    self.metrics
+                        .store_dropped
+                        .get_or_create(&TenantLabels { tenant: d.tenant })
+                        .inc();
+                }
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, "store retention");
+            }
+        }
+        self.usage();
+    }
+
+    /// Exports disk use per tenant.
+    fn usage(&self) {
+        match self.store.usage() {
+            Ok(usage) => {
+                self.metrics.store_bytes.clear();
+                self.metrics.store_events.clear();
+                self.metrics.store_partitions.clear();
+                for u in usage {
+                    let l = TenantLabels { tenant: u.tenant };
+                    self.metrics
+                        .store_bytes
+                        .get_or_create(&l)
+                        .set(u.bytes as i64);
+                    self.metrics
+                        .store_events
+                        .get_or_create(&l)
+                        .set(u.events as i64);
+                    self.metrics
+                        .store_partitions
+                        .get_or_create(&l)
+                        .set(u.partitions as i64);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "store usage"),
+        }
+    }
+}

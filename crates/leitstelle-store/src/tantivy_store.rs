@@ -1,0 +1,1035 @@
+//! The embedded event store: one `tantivy` index per tenant and UTC day.
+//!
+//! Why tantivy: it is the search library Quickwit is built on, pure Rust, with an inverted
+//! index, columnar fast fields and a compressed document store in one well-kept crate, and it
+//! runs in-process (no second service on a one-machine install).
+//!
+//! Layout: `<root>/<tenant>/<YYYY-MM-DD>/` is one tantivy index (tenant names escaped with
+//! `%XX` outside `[A-Za-z0-9_-]`), and `<root>/COMMITTED` holds the watermark of the last
+//! completed commit. Retention deletes whole day directories.
+//!
+//! Every event is one document with:
+//! - `kv`: one term per (path, value) pair, `path\u{1f}value`, lowercased in the index and
+//!   original-case in its fast column (exact values, wildcards and text ranges per field;
+//!   values of any field for aggregations);
+//! - `kn`: one term per numeric value, `path\u{1f}` + the order-preserving hex of the number
+//!   (numeric ranges);
+//! - `_paths`: the paths present (`_exists_`);
+//! - `all`: the words of every value, with positions (bare terms and phrases);
+//! - typed fast fields `_seq`, `_time`, `_event_id`, `_host`, `_user`, `_level`, `_source`,
+//!   `_logsource`; `_doc`: the stored document (JSON, lz4-compressed by tantivy).
+//!
+//! Exactly once: each partition's commit carries the watermark it was committed with as its
+//! payload. After a crash in the middle of a commit some partitions are ahead of `COMMITTED`;
+//! replayed events below a partition's own watermark are skipped.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use leitstelle_profile::ProfileSet;
+use leitstelle_query::{Expr, Pred};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    BytesOptions, FAST, Field, INDEXED, IndexRecordOption, NumericOptions, Schema,
+    TextFieldIndexing, TextOptions, Value as _,
+};
+use tantivy::tokenizer::{LowerCaser, PreTokenizedString, RawTokenizer, TextAnalyzer, Token};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, SegmentReader, TantivyDocument, Term,
+};
+
+use crate::exec::{self, Backend, Filter, Row, lower_bound, numeric_bounds, wildcard_regex};
+use crate::model::{FieldResolver, NewEvent, PathPattern, SEP, encode_f64, numeric, pairs, words};
+use crate::{
+    Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
+    day_name, day_of, parse_day_name,
+};
+
+const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+const COMMITTED_FILE: &str = "COMMITTED";
+
+/// Tuning of the embedded store.
+#[derive(Clone, Debug)]
+pub struct TantivyOptions {
+    /// Indexing memory per open partition writer (tantivy's minimum is 15 MB).
+    pub writer_memory_bytes: usize,
+    /// Indexing threads per partition writer.
+    pub writer_threads: usize,
+    /// Merge threads per partition writer.
+    pub merge_threads: usize,
+}
+
+impl Default for TantivyOptions {
+    fn default() -> Self {
+        TantivyOptions {
+            writer_memory_bytes: 64 << 20,
+            writer_threads: 1,
+            merge_threads: 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    seq: Field,
+    time: Field,
+    event_id: Field,
+    host: Field,
+    user: Field,
+    level: Field,
+    source: Field,
+    logsource: Field,
+    kv: Field,
+    kn: Field,
+    paths: Field,
+    all: Field,
+    doc: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let num = NumericOptions::default().set_indexed().set_fast();
+    let column = TextOptions::default().set_fast(Some("raw"));
+    let keyword = |tokenizer: &str| {
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::Basic)
+    };
+    let f = Fields {
+        seq: b.add_u64_field("_seq", num.clone()),
+        time: b.add_i64_field("_time", num.clone()),
+        event_id: b.add_u64_field("_event_id", FAST),
+        host: b.add_text_field("_host", column.clone()),
+        user: b.add_text_field("_user", column.clone()),
+        level: b.add_text_field("_level", column.clone()),
+        source: b.add_text_field("_source", column.clone()),
+        logsource: b.add_text_field("_logsource", column),
+        kv: b.add_text_field(
+            "kv",
+            TextOptions::default()
+                .set_indexing_options(keyword("lower_raw"))
+                .set_fast(Some("raw")),
+        ),
+        kn: b.add_text_field(
+            "kn",
+            TextOptions::default().set_indexing_options(keyword("raw")),
+        ),
+        paths: b.add_text_field(
+            "_paths",
+            TextOptions::default().set_indexing_options(keyword("raw")),
+        ),
+        all: b.add_text_field(
+            "all",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        ),
+        doc: b.add_bytes_field("_doc", BytesOptions::default().set_stored()),
+    };
+    let _ = INDEXED;
+    (b.build(), f)
+}
+
+struct Partition {
+    tenant: String,
+    day: i64,
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    /// The watermark of this partition's last commit: every event of this partition with a
+    /// smaller sequence number is in it.
+    watermark: AtomicU64,
+    /// Documents added since the last commit.
+    pending: AtomicU64,
+}
+
+/// The embedded tantivy event store. See the module docs.
+pub struct TantivyStore {
+    root: PathBuf,
+    schema: Schema,
+    f: Fields,
+    opts: TantivyOptions,
+    resolver: FieldResolver,
+    parts: RwLock<BTreeMap<(String, i64), Arc<Partition>>>,
+    committed: AtomicU64,
+    /// Serialises commits and retention (which both walk every partition's writer).
+    maintenance: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Escapes a tenant name into a directory name.
+fn tenant_dir(tenant: &str) -> String {
+    let mut out = String::new();
+    for b in tenant.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() { "%".into() } else { out }
+}
+
+fn tenant_from_dir(dir: &str) -> Option<String> {
+    if dir == "%" {
+        return Some(String::new());
+    }
+    let b = dir.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::io(format!("sync {}", dir.display()), e))
+}
+
+fn hex_num(f: f64) -> String {
+    encode_f64(f).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TantivyStore {
+    /// Opens (or creates) the store under `root`, opening every partition found.
+    pub fn open(
+        root: &Path,
+        profiles: Arc<ProfileSet>,
+        opts: TantivyOptions,
+    ) -> Result<TantivyStore, StoreError> {
+        fs::create_dir_all(root)
+            .map_err(|e| StoreError::io(format!("create {}", root.display()), e))?;
+        let (schema, f) = schema();
+        let committed = match fs::read_to_string(root.join(COMMITTED_FILE)) {
+            Ok(s) => s.trim().parse::<u64>().map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "{}: not a number: {s:?}",
+                    root.join(COMMITTED_FILE).display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
+            Err(e) => return Err(StoreError::io("read COMMITTED", e)),
+        };
+        let store = TantivyStore {
+            root: root.to_path_buf(),
+            schema,
+            f,
+            opts,
+            resolver: FieldResolver::new(profiles),
+            parts: RwLock::new(BTreeMap::new()),
+            committed: AtomicU64::new(committed.max(1)),
+            maintenance: Mutex::new(()),
+        };
+        let rd = fs::read_dir(root)
+            .map_err(|e| StoreError::io(format!("list {}", root.display()), e))?;
+        for t in rd.flatten() {
+            let Some(tenant) = t.file_name().to_str().and_then(tenant_from_dir) else {
+                continue;
+            };
+            if !t.path().is_dir() {
+                continue;
+            }
+            let days = fs::read_dir(t.path())
+                .map_err(|e| StoreError::io(format!("list {}", t.path().display()), e))?;
+            for d in days.flatten() {
+                let Some(day) = d.file_name().to_str().and_then(parse_day_name) else {
+                    continue;
+                };
+                let p = store.open_partition(&tenant, day)?;
+                store.parts_write().insert((tenant.clone(), day), p);
+            }
+        }
+        Ok(store)
+    }
+
+    fn parts_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, i64), Arc<Partition>>> {
+        self.parts.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn parts_write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, i64), Arc<Partition>>> {
+        self.parts.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn open_partition(&self, tenant: &str, day: i64) -> Result<Arc<Partition>, StoreError> {
+        let dir = self.root.join(tenant_dir(tenant)).join(day_name(day));
+        fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::io(format!("create {}", dir.display()), e))?;
+        let mmap = tantivy::directory::MmapDirectory::open(&dir)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
+        let index = Index::open_or_create(mmap, self.schema.clone())?;
+        index.tokenizers().register(
+            "lower_raw",
+            TextAnalyzer::builder(RawTokenizer::default())
+                .filter(LowerCaser)
+                .build(),
+        );
+        let watermark = index
+            .load_metas()?
+            .payload
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Arc::new(Partition {
+            tenant: tenant.to_string(),
+            day,
+            dir,
+            index,
+            reader,
+            writer: Mutex::new(None),
+            watermark: AtomicU64::new(watermark),
+            pending: AtomicU64::new(0),
+        }))
+    }
+
+    fn partition(&self, tenant: &str, day: i64) -> Result<Arc<Partition>, StoreError> {
+        if let Some(p) = self.parts_read().get(&(tenant.to_string(), day)) {
+            return Ok(p.clone());
+        }
+        let mut parts = self.parts_write();
+        if let Some(p) = parts.get(&(tenant.to_string(), day)) {
+            return Ok(p.clone());
+        }
+        let p = self.open_partition(tenant, day)?;
+        parts.insert((tenant.to_string(), day), p.clone());
+        Ok(p)
+    }
+
+    /// The partitions a filter can match, newest day first.
+    fn scope(&self, f: &Filter<'_>) -> Vec<Arc<Partition>> {
+        let from_day = f.from_ns.map(day_of);
+        let to_day = f.to_ns.map(|t| day_of(t.saturating_sub(1)));
+        let mut out: Vec<Arc<Partition>> = self
+            .parts_read()
+            .values()
+            .filter(|p| {
+                f.tenants.iter().any(|t| *t == p.tenant)
+                    && from_day.is_none_or(|d| p.day >= d)
+                    && to_day.is_none_or(|d| p.day <= d)
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.day.cmp(&a.day).then_with(|| a.tenant.cmp(&b.tenant)));
+        out
+    }
+
+    fn document(&self, ev: &NewEvent) -> TantivyDocument {
+        let f = &self.f;
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(f.seq, ev.seq);
+        doc.add_i64(f.time, ev.time_ns);
+        if let Some(id) = ev.event_id_num() {
+            doc.add_u64(f.event_id, id);
+        }
+        for (field, v) in [(f.host, &ev.host), (f.user, &ev.user), (f.level, &ev.level)] {
+            if let Some(v) = v {
+                doc.add_text(field, crate::model::cap(v));
+            }
+        }
+        doc.add_text(f.source, crate::model::cap(&ev.source));
+        doc.add_text(f.logsource, ev.logsource());
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut pos = 0usize;
+        let mut last_path: Option<&str> = None;
+        let ps = pairs(ev);
+        for (p, v) in &ps {
+            doc.add_text(f.kv, format!("{p}{SEP}{v}"));
+            if let Some(n) = numeric(v) {
+                doc.add_text(f.kn, format!("{p}{SEP}{}", hex_num(n)));
+            }
+            if last_path != Some(p.as_str()) {
+                doc.add_text(f.paths, p);
+                last_path = Some(p);
+            }
+            for w in words(v) {
+                tokens.push(Token {
+                    offset_from: 0,
+                    offset_to: 0,
+                    position: pos,
+                    text: w,
+                    position_length: 1,
+                });
+                pos += 1;
+            }
+            // A gap, so a phrase never spans two values.
+            pos += 1;
+        }
+        doc.add_pre_tokenized_text(
+            f.all,
+            PreTokenizedString {
+                text: String::new(),
+                tokens,
+            },
+        );
+        doc.add_bytes(f.doc, ev.document().to_string().as_bytes());
+        doc
+    }
+
+    /// The tantivy query of a filter expression.
+    fn build(&self, expr: &Expr) -> Result<Box<dyn Query>, StoreError> {
+        let f = &self.f;
+        Ok(match expr {
+            Expr::All => Box::new(AllQuery),
+            Expr::And(xs) => {
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                let mut positive = false;
+                for x in xs {
+                    match x {
+                        Expr::Not(inner) => clauses.push((Occur::MustNot, self.build(inner)?)),
+                        other => {
+                            positive = true;
+                            clauses.push((Occur::Must, self.build(other)?));
+                        }
+                    }
+                }
+                if !positive {
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Expr::Or(xs) => Box::new(BooleanQuery::new(
+                xs.iter()
+                    .map(|x| Ok((Occur::Should, self.build(x)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?,
+            )),
+            Expr::Not(x) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, self.build(x)?),
+            ])),
+            Expr::Exists(field) => {
+                let qs = self
+                    .resolver
+                    .resolve(field)
+                    .into_iter()
+                    .map(|p| -> Result<Box<dyn Query>, StoreError> {
+                        Ok(if p.is_exact() {
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(f.paths, &p.0),
+                                IndexRecordOption::Basic,
+                            ))
+                        } else {
+                            Box::new(RegexQuery::from_pattern(&p.regex(), f.paths)?)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                any(qs)
+            }
+            Expr::Field { field, pred } => {
+                let mut qs: Vec<Box<dyn Query>> = Vec::new();
+                for p in self.resolver.resolve(field) {
+                    if let Some(q) = self.field_query(&p, pred)? {
+                        qs.push(q);
+                    }
+                }
+                any(qs)
+            }
+            Expr::Any(Pred::Term(t) | Pred::Phrase(t)) => {
+                let terms: Vec<Term> = words(t).map(|w| Term::from_field_text(f.all, &w)).collect();
+                match terms.len() {
+                    0 => Box::new(EmptyQuery),
+                    1 => Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::Basic)),
+                    _ => Box::new(PhraseQuery::new(terms)),
+                }
+            }
+            Expr::Any(Pred::Wildcard(parts)) => Box::new(RegexQuery::from_pattern(
+                &format!("[^\\x1f]*\\x1f{}", wildcard_regex(parts)),
+                f.kv,
+            )?),
+            Expr::Any(Pred::Range { .. }) => {
+                return Err(StoreError::Query("a range needs a field".into()));
+            }
+        })
+    }
+
+    /// The query of one predicate on one path pattern. Ranges apply to exact paths only.
+    fn field_query(
+        &self,
+        p: &PathPattern,
+        pred: &Pred,
+    ) -> Result<Option<Box<dyn Query>>, StoreError> {
+        let kv = self.f.kv;
+        let prefix = format!("{}{SEP}", p.0);
+        let path_re = format!("{}\\x1f", p.regex());
+        Ok(Some(match pred {
+            Pred::Term(t) | Pred::Phrase(t) => {
+                let v = t.to_lowercase();
+                if p.is_exact() {
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(kv, &format!("{prefix}{v}")),
+                        IndexRecordOption::Basic,
+                    ))
+                } else {
+                    Box::new(RegexQuery::from_pattern(
+                        &format!("{path_re}{}", regex::escape(&v)),
+                        kv,
+                    )?)
+                }
+            }
+            Pred::Wildcard(parts) => Box::new(RegexQuery::from_pattern(
+                &format!("{path_re}{}", wildcard_regex(parts)),
+                kv,
+            )?),
+            Pred::Range { lower, upper } => {
+                if !p.is_exact() {
+                    return Ok(None);
+                }
+                let end = format!("{}\u{20}", p.0);
+                let (field, lo, hi) = match numeric_bounds(lower, upper) {
+                    Some((l, u)) => (
+                        self.f.kn,
+                        l.map(|x| format!("{prefix}{}", hex_num(x))),
+                        u.map(|x| format!("{prefix}{}", hex_num(x))),
+                    ),
+                    None => (
+                        kv,
+                        lower_bound(lower).map(|x| format!("{prefix}{x}")),
+                        lower_bound(upper).map(|x| format!("{prefix}{x}")),
+                    ),
+                };
+                let lo = match lo {
+                    Bound::Unbounded => Bound::Included(prefix.clone()),
+                    b => b,
+                };
+                let hi = match hi {
+                    Bound::Unbounded => Bound::Excluded(end),
+                    b => b,
+                };
+                Box::new(RangeQuery::new(
+                    lo.map(|s| Term::from_field_text(field, &s)),
+                    hi.map(|s| Term::from_field_text(field, &s)),
+                ))
+            }
+        }))
+    }
+
+    /// The query of a filter within one partition (time bounds added where the partition's
+    /// day is not wholly inside the range).
+    fn partition_query(&self, base: &dyn Query, f: &Filter<'_>, p: &Partition) -> Box<dyn Query> {
+        let start = p.day * NS_PER_DAY;
+        let end = start + NS_PER_DAY;
+        let lo = f.from_ns.filter(|&x| x > start);
+        let hi = f.to_ns.filter(|&x| x < end);
+        if lo.is_none() && hi.is_none() {
+            return base.box_clone();
+        }
+        let t = self.f.time;
+        let range = RangeQuery::new(
+            lo.map_or(Bound::Unbounded, |x| {
+                Bound::Included(Term::from_field_i64(t, x))
+            }),
+            hi.map_or(Bound::Unbounded, |x| {
+                Bound::Excluded(Term::from_field_i64(t, x))
+            }),
+        );
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, base.box_clone()),
+            (Occur::Must, Box::new(range) as Box<dyn Query>),
+        ]))
+    }
+
+    fn load(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<NewEvent, StoreError> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let bytes = doc
+            .get_first(self.f.doc)
+            .and_then(|v| v.as_bytes())
+            .ok_or_else(|| StoreError::Corrupt("document without _doc".into()))?;
+        let v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| StoreError::Corrupt(format!("stored document: {e}")))?;
+        NewEvent::from_document(&v)
+            .ok_or_else(|| StoreError::Corrupt("stored document fields".into()))
+    }
+
+    /// Commits the partition writers and writes `COMMITTED`. Writers of partitions that got
+    /// nothing since the last commit are closed (their memory freed).
+    fn commit_inner(&self, watermark: u64) -> Result<(), StoreError> {
+        let _m = lock(&self.maintenance);
+        let parts: Vec<Arc<Partition>> = self.parts_read().values().cloned().collect();
+        for p in &parts {
+            let mut w = lock(&p.writer);
+            if p.pending.load(Ordering::SeqCst) == 0 {
+                // Idle since the last commit: free its memory.
+                if let Some(writer) = w.take() {
+                    writer.wait_merging_threads()?;
+                }
+                continue;
+            }
+            if let Some(writer) = w.as_mut() {
+                let mut prepared = writer.prepare_commit()?;
+                prepared.set_payload(&watermark.to_string());
+                prepared.commit()?;
+                p.reader.reload()?;
+                p.watermark.store(watermark, Ordering::SeqCst);
+                p.pending.store(0, Ordering::SeqCst);
+            }
+        }
+        let tmp = self.root.join("COMMITTED.tmp");
+        let mut file = fs::File::create(&tmp).map_err(|e| StoreError::io("write COMMITTED", e))?;
+        file.write_all(watermark.to_string().as_bytes())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| StoreError::io("write COMMITTED", e))?;
+        fs::rename(&tmp, self.root.join(COMMITTED_FILE))
+            .map_err(|e| StoreError::io("rename COMMITTED", e))?;
+        sync_dir(&self.root)?;
+        self.committed.fetch_max(watermark, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Counts per value of one field: the fast path of `top` and `stats count by` (see
+    /// [`Backend::count_by`]).
+    fn visit_partition(
+        &self,
+        base: &dyn Query,
+        f: &Filter<'_>,
+        p: &Partition,
+        fields: &[Vec<PathPattern>],
+        sink: &mut dyn FnMut(Row<'_>),
+    ) -> Result<(), StoreError> {
+        let searcher = p.reader.searcher();
+        let q = self.partition_query(base, f, p);
+        let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        for seg in searcher.segment_readers() {
+            let ff = seg.fast_fields();
+            let times: Column<i64> = ff.i64("_time")?;
+            let seqs: Column<u64> = ff.u64("_seq")?;
+            let access: Vec<KvAccess> = match ff.str("kv")? {
+                Some(col) => fields
+                    .iter()
+                    .map(|pats| KvAccess::new(&col, pats))
+                    .collect::<Result<_, _>>()?,
+                None => fields.iter().map(|_| KvAccess::empty()).collect(),
+            };
+            let mut values: Vec<Vec<String>> = vec![Vec::new(); fields.len()];
+            let mut err: Option<StoreError> = None;
+            let mut buf = Vec::new();
+            weight.for_each_no_score(seg, &mut |docs| {
+                for &doc in docs {
+                    for (i, a) in access.iter().enumerate() {
+                        values[i].clear();
+                        if let Err(e) = a.values(doc, &mut buf, &mut values[i]) {
+                            err.get_or_insert(e);
+                        }
+                    }
+                    sink(Row {
+                        tenant: &p.tenant,
+                        seq: seqs.first(doc).unwrap_or(0),
+                        time_ns: times.first(doc).unwrap_or(0),
+                        values: &values,
+                    });
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn any(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match qs.len() {
+        0 => Box::new(EmptyQuery),
+        1 => qs.remove(0),
+        _ => Box::new(BooleanQuery::new(
+            qs.into_iter().map(|q| (Occur::Should, q)).collect(),
+        )),
+    }
+}
+
+/// Reads the values of one field from the `kv` fast column of a segment: the ordinals of
+/// the field's paths form ranges of the sorted dictionary (exact paths), or a set found by
+/// scanning it once (paths with `*`).
+struct KvAccess {
+    col: Option<StrColumn>,
+    ranges: Vec<(u64, u64)>,
+    set: Option<Vec<u64>>,
+}
+
+impl KvAccess {
+    fn empty() -> Self {
+        KvAccess {
+            col: None,
+            ranges: Vec::new(),
+            set: None,
+        }
+    }
+
+    fn new(col: &StrColumn, pats: &[PathPattern]) -> Result<Self, StoreError> {
+        let dict = col.dictionary();
+        let n = dict.num_terms() as u64;
+        // The ordinals of the keys in [lo, hi).
+        let ords = |lo: &str, hi: &str| -> Result<(u64, u64), StoreError> {
+            let (l, h) = dict
+                .term_bounds_to_ord(
+                    Bound::Included(lo.as_bytes()),
+                    Bound::Excluded(hi.as_bytes()),
+                )
+                .map_err(|e| StoreError::io("fast field dictionary", e))?;
+            let l = match l {
+                Bound::Included(o) => o,
+                Bound::Excluded(o) => o.saturating_add(1),
+                Bound::Unbounded => 0,
+            };
+            let h = match h {
+                Bound::Included(o) => o.saturating_add(1),
+                Bound::Excluded(o) => o,
+                Bound::Unbounded => n,
+            };
+            Ok((l.min(n), h.min(n)))
+        };
+        let mut ranges = Vec::new();
+        let mut wild = Vec::new();
+        for p in pats {
+            if p.is_exact() {
+                let (lo, hi) = ords(&format!("{}{SEP}", p.0), &format!("{}\u{20}", p.0))?;
+                if lo < hi {
+                    ranges.push((lo, hi));
+                }
+            } else {
+                wild.push(p.regex());
+            }
+        }
+        let set = if wild.is_empty() {
+            None
+        } else {
+            let re = regex::Regex::new(&format!("^(?:{})$", wild.join("|")))
+                .map_err(|e| StoreError::Query(e.to_string()))?;
+            let mut set = vec![0u64; (n as usize).div_ceil(64)];
+            let mut stream = dict
+                .stream()
+                .map_err(|e| StoreError::io("fast field dictionary", e))?;
+            while stream.advance() {
+                let key = String::from_utf8_lossy(stream.key());
+                let path = key.split(SEP).next().unwrap_or("");
+                if re.is_match(path) {
+                    let o = stream.term_ord();
+                    set[(o / 64) as usize] |= 1 << (o % 64);
+                }
+            }
+            Some(set)
+        };
+        Ok(KvAccess {
+            col: Some(col.clone()),
+            ranges,
+            set,
+        })
+    }
+
+    fn wants(&self, o: u64) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| o >= lo && o < hi)
+            || self.set.as_ref().is_some_and(|s| {
+                s.get((o / 64) as usize)
+                    .is_some_and(|w| w & (1 << (o % 64)) != 0)
+            })
+    }
+
+    fn values(&self, doc: u32, buf: &mut Vec<u8>, out: &mut Vec<String>) -> Result<(), StoreError> {
+        let Some(col) = &self.col else {
+            return Ok(());
+        };
+        if self.ranges.is_empty() && self.set.is_none() {
+            return Ok(());
+        }
+        for o in col.term_ords(doc) {
+            if !self.wants(o) {
+                continue;
+            }
+            buf.clear();
+            col.dictionary()
+                .ord_to_term(o, buf)
+                .map_err(|e| StoreError::io("fast field dictionary", e))?;
+            let text = String::from_utf8_lossy(buf);
+            let value = text.split_once(SEP).map_or("", |(_, v)| v);
+            if !out.iter().any(|x| x == value) {
+                out.push(value.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for TantivyStore {
+    fn resolver(&self) -> &FieldResolver {
+        &self.resolver
+    }
+
+    fn count(&self, f: &Filter<'_>) -> Result<u64, StoreError> {
+        let base = self.build(f.expr)?;
+        let mut n = 0u64;
+        for p in self.scope(f) {
+            let q = self.partition_query(base.as_ref(), f, &p);
+            n += p.reader.searcher().search(q.as_ref(), &Count)? as u64;
+        }
+        Ok(n)
+    }
+
+    fn newest(
+        &self,
+        f: &Filter<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<NewEvent>, StoreError> {
+        let need = offset.saturating_add(limit);
+        if need == 0 {
+            return Ok(Vec::new());
+        }
+        let base = self.build(f.expr)?;
+        // ((time, seq), partition index, address)
+        let mut best: Vec<((i64, u64), usize, DocAddress)> = Vec::new();
+        let parts = self.scope(f);
+        let mut searchers = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let day_end = (p.day + 1) * NS_PER_DAY;
+            if best.len() >= need && best[need - 1].0.0 >= day_end {
+                // Older days cannot beat what we have (partitions come newest first).
+                break;
+            }
+            let searcher = p.reader.searcher();
+            let q = self.partition_query(base.as_ref(), f, p);
+            let top = TopDocs::with_limit(need).custom_score(|seg: &SegmentReader| {
+                let ff = seg.fast_fields();
+                let t = ff.i64("_time").ok();
+                let s = ff.u64("_seq").ok();
+                move |doc: u32| {
+                    (
+                        t.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN),
+                        s.as_ref().and_then(|c| c.first(doc)).unwrap_or(0),
+                    )
+                }
+            });
+            for (score, addr) in searcher.search(q.as_ref(), &top)? {
+                best.push((score, i, addr));
+            }
+            best.sort_by(|a, b| b.0.cmp(&a.0));
+            best.truncate(need);
+            searchers.push(searcher);
+        }
+        best.into_iter()
+            .skip(offset)
+            .map(|(_, i, addr)| self.load(&searchers[i], addr))
+            .collect()
+    }
+
+    fn visit(
+        &self,
+        f: &Filter<'_>,
+        fields: &[Vec<PathPattern>],
+        sink: &mut dyn FnMut(Row<'_>),
+    ) -> Result<(), StoreError> {
+        let base = self.build(f.expr)?;
+        for p in self.scope(f) {
+            self.visit_partition(base.as_ref(), f, &p, fields, sink)?;
+        }
+        Ok(())
+    }
+
+    fn fetch(&self, keys: &[(String, u64)]) -> Result<Vec<NewEvent>, StoreError> {
+        let parts: Vec<Arc<Partition>> = self.parts_read().values().cloned().collect();
+        let mut out = Vec::new();
+        for (tenant, seq) in keys {
+            let q = TermQuery::new(
+                Term::from_field_u64(self.f.seq, *seq),
+                IndexRecordOption::Basic,
+            );
+            for p in parts.iter().filter(|p| p.tenant == *tenant) {
+                let searcher = p.reader.searcher();
+                if let Some((_, addr)) = searcher.search(&q, &TopDocs::with_limit(1))?.first() {
+                    out.push(self.load(&searcher, *addr)?);
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl EventStore for TantivyStore {
+    fn add(&self, events: Vec<NewEvent>) -> Result<(), StoreError> {
+        let mut groups: BTreeMap<(String, i64), Vec<NewEvent>> = BTreeMap::new();
+        for e in events {
+            groups
+                .entry((e.tenant.clone(), day_of(e.time_ns)))
+                .or_default()
+                .push(e);
+        }
+        for ((tenant, day), evs) in groups {
+            let p = self.partition(&tenant, day)?;
+            let mut w = lock(&p.writer);
+            if w.is_none() {
+                let opts = tantivy::indexer::IndexWriterOptions::builder()
+                    .num_worker_threads(self.opts.writer_threads.max(1))
+                    .memory_budget_per_thread(
+                        self.opts.writer_memory_bytes / self.opts.writer_threads.max(1),
+                    )
+                    .num_merge_threads(self.opts.merge_threads.max(1))
+                    .build();
+                *w = Some(p.index.writer_with_options(opts)?);
+            }
+            let Some(writer) = w.as_mut() else {
+                continue;
+            };
+            let wm = p.watermark.load(Ordering::SeqCst);
+            for e in evs {
+                // Already committed in this partition before a crash: keep it once.
+                if e.seq < wm {
+                    continue;
+                }
+                writer.add_document(self.document(&e))?;
+                p.pending.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&self, watermark: u64) -> Result<(), StoreError> {
+        self.commit_inner(watermark)
+    }
+
+    fn committed(&self) -> u64 {
+        self.committed.load(Ordering::SeqCst)
+    }
+
+    fn search(&self, req: &SearchRequest) -> Result<SearchResult, StoreError> {
+        exec::search(self, req)
+    }
+
+    fn field_stats(
+        &self,
+        req: &SearchRequest,
+        field: &str,
+        n: usize,
+    ) -> Result<FieldStats, StoreError> {
+        exec::field_stats(self, req, field, n)
+    }
+
+    fn scan(
+        &self,
+        req: &SearchRequest,
+        f: &mut dyn FnMut(NewEvent) -> bool,
+    ) -> Result<(), StoreError> {
+        exec::validate(&req.query.filter)?;
+        let filter = Filter::of(req);
+        let base = self.build(filter.expr)?;
+        for p in self.scope(&filter) {
+            let searcher = p.reader.searcher();
+            let q = self.partition_query(base.as_ref(), &filter, &p);
+            let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+                let mut docs = Vec::new();
+                weight.for_each_no_score(seg, &mut |d| docs.extend_from_slice(d))?;
+                for doc in docs {
+                    let e = self.load(&searcher, DocAddress::new(ord as u32, doc))?;
+                    if !f(e) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn retain(
+        &self,
+        policy: &dyn Fn(&str) -> Retention,
+        now_ns: i64,
+    ) -> Result<Vec<Dropped>, StoreError> {
+        let _m = lock(&self.maintenance);
+        let today = day_of(now_ns);
+        let parts: Vec<Arc<Partition>> = self.parts_read().values().cloned().collect();
+        let mut by_tenant: BTreeMap<String, Vec<Arc<Partition>>> = BTreeMap::new();
+        for p in parts {
+            by_tenant.entry(p.tenant.clone()).or_default().push(p);
+        }
+        let mut dropped = Vec::new();
+        for (tenant, mut ps) in by_tenant {
+            let pol = policy(&tenant);
+            ps.sort_by_key(|p| p.day);
+            let sizes: Vec<u64> = ps.iter().map(|p| dir_size(&p.dir)).collect();
+            let mut total: u64 = sizes.iter().sum();
+            let newest = ps.last().map(|p| p.day);
+            for (p, bytes) in ps.iter().zip(sizes) {
+                let too_old = pol
+                    .max_age_days
+                    .is_some_and(|a| today - p.day >= i64::from(a));
+                let too_big = pol.max_bytes.is_some_and(|m| total > m) && Some(p.day) != newest;
+                if !(too_old || too_big) {
+                    continue;
+                }
+                let events = p.reader.searcher().num_docs();
+                if let Some(w) = lock(&p.writer).take() {
+                    w.wait_merging_threads()?;
+                }
+                self.parts_write().remove(&(tenant.clone(), p.day));
+                fs::remove_dir_all(&p.dir)
+                    .map_err(|e| StoreError::io(format!("remove {}", p.dir.display()), e))?;
+                total = total.saturating_sub(bytes);
+                dropped.push(Dropped {
+                    tenant: tenant.clone(),
+                    day: day_name(p.day),
+                    events,
+                    bytes,
+                });
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn usage(&self) -> Result<Vec<Usage>, StoreError> {
+        let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+        for p in self.parts_read().values() {
+            let u = out.entry(p.tenant.clone()).or_insert_with(|| Usage {
+                tenant: p.tenant.clone(),
+                ..Usage::default()
+            });
+            u.partitions += 1;
+            u.events += p.reader.searcher().num_docs();
+            u.bytes += dir_size(&p.dir);
+        }
+        Ok(out.into_values().collect())
+    }
+}
