@@ -13,6 +13,7 @@ use leitstelle_hunt::{HuntOptions, Progress, RuleFilter};
 use leitstelle_readers::ReadOptions;
 use leitstelle_sigma::{Correlator, Engine, Level, LoadOptions, Severity};
 
+mod search_cmd;
 mod server_cmd;
 
 /// mimalloc instead of the system allocator: the server parses, matches and frees many small
@@ -53,6 +54,18 @@ enum Command {
     /// Manage tenants, tokens and users in a data directory (works while the server runs).
     #[command(subcommand)]
     Admin(server_cmd::AdminCommand),
+    /// Search stored events with the search language, in a data directory or on a server.
+    ///
+    /// `field:value`, `field:"a phrase"`, wildcards `field:*mimikatz*`, ranges
+    /// `EventID:[4624 TO 4625]`, comparisons `bytes>1000000`, AND / OR / NOT, parentheses,
+    /// bare words, `_exists_:field`; pipes: `| stats count, dc(User) by host`, `| top 10 host`,
+    /// `| timechart span=1h count by level`, `| sort -count`, `| head 20`, `| fields a, b`.
+    /// Hits are printed as JSON lines (newest first), tables as text; the count goes to stderr.
+    Search(search_cmd::SearchArgs),
+    /// Run Sigma rules over stored events (a retro-hunt), with the live detection engine.
+    ///
+    /// Matches are printed as JSON lines (newest first); the summary goes to stderr.
+    Retrohunt(search_cmd::RetrohuntArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -423,6 +436,8 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Reload(args)) => server_cmd::reload(args),
         Command::Serve(args) => server_cmd::serve(args),
         Command::Admin(cmd) => server_cmd::admin(cmd),
+        Command::Search(args) => search_cmd::search(args),
+        Command::Retrohunt(args) => search_cmd::retro(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! `leitstelle serve`, `leitstelle admin …` and `leitstelle rules reload`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -330,21 +330,16 @@ impl Signals {
 /// The request is one plain HTTP/1.1 exchange on loopback, written here to keep an HTTP
 /// client library out of the binary.
 pub fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
-    let mut s = std::net::TcpStream::connect(&args.server)
-        .with_context(|| format!("connecting to {}", args.server))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(600)))?;
-    write!(
-        s,
-        "POST /api/v1/rules/reload HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        args.server, args.token
+    let (status, body) = crate::search_cmd::http(
+        &args.server,
+        "POST",
+        "/api/v1/rules/reload",
+        &args.token,
+        b"",
     )?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head.split_whitespace().nth(1).unwrap_or("?");
     println!("{}", body.trim());
-    if status != "200" {
-        bail!("the server answered {}", head.lines().next().unwrap_or(""));
+    if status != 200 {
+        bail!("the server answered {status}");
     }
     Ok(ExitCode::SUCCESS)
 }

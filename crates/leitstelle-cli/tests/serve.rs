@@ -1,6 +1,7 @@
 //! `leitstelle serve` and `leitstelle admin` as processes: first start, graceful stop, and
 //! the crash test (sustained ingest, `kill -9` at random moments, restart, repeated; every
-//! acknowledged event is in the journal exactly once and detected exactly once).
+//! acknowledged event is stored exactly once and detected exactly once), and `search` /
+//! `retrohunt` against a server and against a data directory.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -326,31 +327,62 @@ fn kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged() {
     let server = Server::start(&dir);
     assert!(server.stop().success());
 
-    // Every acknowledged event is in the journal exactly once (unacknowledged ones at most
-    // once).
+    // Every acknowledged event is stored exactly once (unacknowledged ones at most once):
+    // the journal has been trimmed below what the store committed, so the store is where
+    // all of them are now.
+    let store = leitstelle_server::open_store(
+        &dir.join("data"),
+        std::sync::Arc::new(leitstelle_profile::ProfileSet::builtin()),
+        &leitstelle_server::config::StoreConfig::default(),
+    )
+    .expect("store");
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut event_records = 0i64;
+    let all = leitstelle_store::SearchRequest::new(
+        &["default"],
+        leitstelle_store::query::parse("*").expect("query"),
+    );
+    leitstelle_store::EventStore::scan(&store, &all, &mut |e| {
+        *seen
+            .entry(e.data["id"].as_u64().unwrap_or(u64::MAX))
+            .or_default() += 1;
+        event_records += 1;
+        true
+    })
+    .expect("scan");
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "stored twice: {dupes:?}");
+    let missing: Vec<_> = acked.iter().filter(|id| !seen.contains_key(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {} of {}",
+        missing.len(),
+        acked.len()
+    );
+    // The journal was trimmed behind the store and detection, and what is left of it holds
+    // nothing twice either.
     let (journal, _) = leitstelle_journal::Journal::open(
         &dir.join("data/journal"),
         leitstelle_journal::JournalOptions::default(),
     )
     .expect("journal");
-    let mut seen: HashMap<u64, usize> = HashMap::new();
-    let mut event_records = 0i64;
+    let first = journal.stats();
+    let mut in_journal: HashMap<u64, usize> = HashMap::new();
     for rec in journal.reader(1).expect("reader") {
         let (_, payload) = rec.expect("record");
         let r = leitstelle_server::record::Record::decode(&payload).expect("decode");
-        assert_eq!(r.kind, leitstelle_server::record::Kind::Event);
         let v: serde_json::Value = serde_json::from_slice(r.raw).expect("event json");
-        *seen.entry(v["id"].as_u64().expect("id")).or_default() += 1;
-        event_records += 1;
+        *in_journal.entry(v["id"].as_u64().expect("id")).or_default() += 1;
     }
-    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dupes.is_empty(), "duplicated in the journal: {dupes:?}");
-    let missing: Vec<_> = acked.iter().filter(|id| !seen.contains_key(id)).collect();
     assert!(
-        missing.is_empty(),
-        "acknowledged but lost: {} of {}",
-        missing.len(),
-        acked.len()
+        in_journal.values().all(|n| *n == 1),
+        "duplicated in the journal"
+    );
+    assert!(
+        (in_journal.len() as i64) < event_records,
+        "the journal was never trimmed ({} segments, {} records kept of {event_records})",
+        first.segments,
+        in_journal.len()
     );
     drop(journal);
 
@@ -370,10 +402,144 @@ fn kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged() {
             None => break,
         }
     }
-    assert_eq!(total, event_records, "detections != journaled events");
+    assert_eq!(total, event_records, "detections != stored events");
     eprintln!(
-        "crash test: {rounds} kills, {} acknowledged, {event_records} journaled, all detected once",
-        acked.len()
+        "crash test: {rounds} kills, {} acknowledged, {event_records} journaled and stored once, all detected once; {} records left in the journal",
+        acked.len(),
+        in_journal.len()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("leitstelle runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn search_and_retrohunt_from_the_command_line() {
+    if !have_curl() {
+        return;
+    }
+    let dir = temp_dir("search");
+    write_config(&dir);
+    admin(&dir, &["tenant", "create", "default"]);
+    let ingest = admin(&dir, &["token", "create", "--tenant", "default"])
+        .trim()
+        .to_string();
+    let token = admin(
+        &dir,
+        &["token", "create", "--tenant", "default", "--role", "admin"],
+    )
+    .trim()
+    .to_string();
+    let server = Server::start(&dir);
+    let body: String = (0..5)
+        .map(|i| {
+            format!(
+                "{{\"product\":\"crashtest\",\"marker\":\"{}\",\"id\":{i},\"host\":\"h{}\"}}\n",
+                if i == 3 { "count-me" } else { "other" },
+                i % 2
+            )
+        })
+        .collect();
+    let out = Command::new("curl")
+        .args(["-s", "-f", "-H", &format!("Authorization: Bearer {ingest}")])
+        .args([
+            "--data-binary",
+            &body,
+            &format!("http://{}/api/v1/events", server.http),
+        ])
+        .output()
+        .expect("curl");
+    assert!(out.status.success());
+    // Through the server: hits as JSON lines, tables as text.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let hits = loop {
+        let (ok, stdout, stderr) = cli(&[
+            "search",
+            "host:h1",
+            "--server",
+            &server.http,
+            "--token",
+            &token,
+        ]);
+        assert!(ok, "{stderr}");
+        if stdout.lines().count() == 2 || Instant::now() > deadline {
+            break stdout;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ids: HashSet<u64> = hits
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["event"]["data"]["id"]
+                .as_u64()
+                .expect("id")
+        })
+        .collect();
+    assert_eq!(ids, HashSet::from([1, 3]));
+    let (ok, table, _) = cli(&[
+        "search",
+        "* | stats count by host",
+        "--server",
+        &server.http,
+        "--token",
+        &token,
+    ]);
+    assert!(ok);
+    assert_eq!(
+        table.lines().collect::<Vec<_>>(),
+        ["host  count", "h0    3", "h1    2"]
+    );
+    let (ok, _, err) = cli(&[
+        "search",
+        "host:(h1",
+        "--server",
+        &server.http,
+        "--token",
+        &token,
+    ]);
+    assert!(!ok && err.contains("column"), "{err}");
+    let (ok, out, err) = cli(&[
+        "retrohunt",
+        "--rules",
+        &dir.join("rules").to_string_lossy(),
+        "--server",
+        &server.http,
+        "--token",
+        &token,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("every crash-test event"), "{out}");
+    // Directly on the data directory, while the server runs and after it stopped.
+    let data = dir.join("data");
+    let data = data.to_string_lossy();
+    let (ok, out, err) = cli(&["search", "marker:count-me", "--data-dir", &data]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(server.stop().success());
+    let (ok, out, err) = cli(&[
+        "retrohunt",
+        "--rules",
+        &dir.join("rules").to_string_lossy(),
+        "--data-dir",
+        &data,
+        "--query",
+        "host:h1",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(err.contains("over 2 events"), "{err}");
+    let (ok, out, _) = cli(&["search", "*", "--data-dir", &data, "--tenant", "nobody"]);
+    assert!(ok && out.is_empty(), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

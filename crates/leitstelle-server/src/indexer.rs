@@ -27,7 +27,7 @@ use crate::record::{Kind, Record};
 pub const STORE_CURSOR: &str = "store";
 const BATCH: usize = 2048;
 /// How often disk use per tenant is measured for the metrics.
-const USAGE_EVERY: Duration = Duration::from_secs(30);
+const USAGE_EVERY: Duration = Duration::from_secs(5);
 
 /// A running indexer.
 pub struct Indexer {

@@ -242,10 +242,11 @@ struct Args {
     commit_secs: f64,
     hosts: usize,
     tenants: usize,
+    sample: bool,
 }
 
 const USAGE: &str = "usage: store_bench [--events N (10000000)] [--dir PATH] [--keep] \
-                     [--batch N (5000)] [--commit-secs S (1)] [--hosts N (500)] [--tenants N (1)]";
+                     [--batch N (5000)] [--commit-secs S (1)] [--hosts N (500)] [--tenants N (1)] [--sample (print two events and exit)]";
 
 fn die(msg: &str) -> ! {
     eprintln!("store_bench: {msg}\n{USAGE}");
@@ -267,6 +268,7 @@ fn parse_args() -> Args {
         commit_secs: 1.0,
         hosts: 500,
         tenants: 1,
+        sample: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -284,6 +286,7 @@ fn parse_args() -> Args {
             "--events" => a.events = number(&flag, &value()),
             "--dir" => a.dir = Some(PathBuf::from(value())),
             "--keep" => a.keep = true,
+            "--sample" => a.sample = true,
             "--batch" => a.batch = number(&flag, &value()),
             "--commit-secs" => a.commit_secs = number(&flag, &value()),
             "--hosts" => a.hosts = number(&flag, &value()),
@@ -387,7 +390,7 @@ struct Gen {
 impl Gen {
     fn new(n: u64, hosts: usize, tenants: usize, end_ns: i64) -> Self {
         let mut rng = Rng::new(0x5EED_1E17_57E1_1E00);
-        let hosts = (1..=hosts)
+        let hosts: Vec<Host> = (1..=hosts)
             .map(|i| Host {
                 name: format!("WS-{i:04}"),
                 parent_guid: rng.guid(),
@@ -395,14 +398,14 @@ impl Gen {
                 sysmon_pid: 2000 + rng.below(3000),
             })
             .collect();
-        let users = (1..=USERS)
+        let users: Vec<User> = (1..=USERS)
             .map(|k| User {
                 name: format!("CORP\\user{k}"),
                 logon_guid: rng.guid(),
                 logon_id: format!("0x{:x}", 0x10000 + rng.below(0xFF_FFFF)),
             })
             .collect();
-        let hashes = (0..EXES.len() * HASH_VARIANTS)
+        let hashes: Vec<String> = (0..EXES.len() * HASH_VARIANTS)
             .map(|_| {
                 let mut s = String::from("SHA256=");
                 rng.hex(&mut s, 64);
@@ -943,6 +946,15 @@ fn query_phase(ctx: &mut Ctx, store: &TantivyStore, g: &Gen) -> Phase {
 
 fn main() {
     let args = parse_args();
+    if args.sample {
+        let mut g = Gen::new(args.events, args.hosts, args.tenants, now_ns());
+        for i in [0, g.needles[0]] {
+            let e = g.event(i);
+            let json = serde_json::to_string_pretty(&e.data).expect("serialize an event");
+            println!("{json}\n({} bytes compact)", e.data.to_string().len());
+        }
+        return;
+    }
     let (dir, remove_dir) = match &args.dir {
         Some(d) => {
             if std::fs::read_dir(d).is_ok_and(|mut rd| rd.next().is_some()) {

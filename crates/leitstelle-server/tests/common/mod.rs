@@ -62,6 +62,9 @@ window_secs = 3600
     .expect("config");
     cfg.data_dir = dir.join("data");
     cfg.rules.paths = vec![rules_dir()];
+    // Test events carry fixed past timestamps; keep them.
+    cfg.store.retention_days = 0;
+    cfg.store.commit_interval_ms = 200;
     cfg
 }
 
@@ -202,6 +205,25 @@ pub async fn curl(args: &[&str]) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (status.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// `GET` with a bearer token; returns (status, parsed JSON or `null`).
+pub async fn get_json(token: &str, url: &str) -> (u16, Value) {
+    let (st, body) = curl(&["-H", &format!("Authorization: Bearer {token}"), url]).await;
+    (st, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// A search URL with the query text percent-encoded.
+pub fn search_url(base: &str, q: &str, extra: &str) -> String {
+    let mut enc = String::new();
+    for b in q.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{base}/api/v1/search?q={enc}{extra}")
 }
 
 /// A Sysmon process-creation event (native EVTX-JSON shape) with a command line.
