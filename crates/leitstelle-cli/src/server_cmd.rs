@@ -71,6 +71,32 @@ pub enum TenantCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Provider scopes (managed SOC): which customer tenants a provider tenant may read.
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScopeCommand {
+    /// Let tokens of PROVIDER read the events and alerts of CUSTOMER.
+    Add {
+        provider: String,
+        customer: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// End it.
+    Remove {
+        provider: String,
+        customer: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List provider scopes as `PROVIDER CUSTOMER` lines.
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -162,6 +188,29 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
         AdminCommand::Tenant(TenantCommand::List { dir }) => {
             for t in control(&dir)?.tenants()? {
                 writeln!(out, "{}", t.name)?;
+            }
+        }
+        AdminCommand::Tenant(TenantCommand::Scope(ScopeCommand::Add {
+            provider,
+            customer,
+            dir,
+        })) => {
+            if !control(&dir)?.add_scope(&provider, &customer, now_ns())? {
+                eprintln!("{provider} already covers {customer}");
+            }
+        }
+        AdminCommand::Tenant(TenantCommand::Scope(ScopeCommand::Remove {
+            provider,
+            customer,
+            dir,
+        })) => {
+            if !control(&dir)?.remove_scope(&provider, &customer)? {
+                bail!("{provider} does not cover {customer}");
+            }
+        }
+        AdminCommand::Tenant(TenantCommand::Scope(ScopeCommand::List { dir })) => {
+            for (p, c) in control(&dir)?.scopes()? {
+                writeln!(out, "{p} {c}")?;
             }
         }
         AdminCommand::Token(TokenCommand::Create {

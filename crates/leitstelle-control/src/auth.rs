@@ -58,6 +58,9 @@ pub struct Principal {
     pub tenant: String,
     pub role: Role,
     pub label: String,
+    /// The tenants this principal may read: its own, plus the customers its tenant is
+    /// contracted for when it is a provider ([`Control::add_scope`]). Sorted.
+    pub scope: Vec<String>,
 }
 
 /// A local user.
@@ -208,12 +211,57 @@ impl Control {
                 Ok(Principal {
                     token_id,
                     tenant_id,
+                    scope: scope_of(c, tenant_id, &tenant)?,
                     tenant,
                     role: role_of("tokens.role", role)?,
                     label,
                 })
             })
             .transpose()
+        })
+    }
+
+    /// Contracts `customer` to `provider`: tokens of the provider tenant may then read the
+    /// customer's events and alerts. Returns whether it was new.
+    pub fn add_scope(&self, provider: &str, customer: &str, now_ns: i64) -> Result<bool> {
+        self.write(|tx| {
+            let p = tenant_id(tx, provider)?;
+            let c = tenant_id(tx, customer)?;
+            if p == c {
+                return Ok(false);
+            }
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO tenant_scopes (provider_id, customer_id, created_ns)
+                 VALUES (?1, ?2, ?3)",
+                params![p, c, now_ns],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Ends a contract made with [`Control::add_scope`]. Returns whether it existed.
+    pub fn remove_scope(&self, provider: &str, customer: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM tenant_scopes WHERE
+                   provider_id = (SELECT id FROM tenants WHERE name = ?1) AND
+                   customer_id = (SELECT id FROM tenants WHERE name = ?2)",
+                params![provider, customer],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Every contract, as (provider, customer) names.
+    pub fn scopes(&self) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT p.name, t.name FROM tenant_scopes s
+                 JOIN tenants p ON p.id = s.provider_id JOIN tenants t ON t.id = s.customer_id
+                 ORDER BY p.name, t.name",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
         })
     }
 
@@ -338,6 +386,43 @@ mod tests {
     }
 
     #[test]
+    fn provider_scopes_widen_only_the_provider() {
+        let db = temp_db("scopes");
+        let c = &db.control;
+        for t in ["mssp", "acme", "globex"] {
+            c.create_tenant(t, 1).expect("tenant");
+        }
+        let (_, provider) = c.create_token("mssp", Role::Admin, "p", 1).expect("token");
+        let (_, customer) = c.create_token("acme", Role::Admin, "c", 1).expect("token");
+        let scope = |s: &str| c.authenticate_token(s).expect("auth").expect("valid").scope;
+        assert_eq!(scope(&provider), ["mssp"]);
+        assert!(c.add_scope("mssp", "acme", 2).expect("add"));
+        assert!(!c.add_scope("mssp", "acme", 2).expect("again"));
+        assert!(!c.add_scope("mssp", "mssp", 2).expect("self"));
+        assert!(matches!(
+            c.add_scope("mssp", "nope", 2),
+            Err(ControlError::NoTenant(_))
+        ));
+        assert!(c.add_scope("mssp", "globex", 2).expect("add"));
+        assert_eq!(scope(&provider), ["acme", "globex", "mssp"]);
+        assert_eq!(
+            scope(&customer),
+            ["acme"],
+            "a customer does not see its provider"
+        );
+        assert_eq!(
+            c.scopes().expect("list"),
+            [
+                ("mssp".to_string(), "acme".to_string()),
+                ("mssp".into(), "globex".into())
+            ]
+        );
+        assert!(c.remove_scope("mssp", "acme").expect("remove"));
+        assert!(!c.remove_scope("mssp", "acme").expect("remove"));
+        assert_eq!(scope(&provider), ["globex", "mssp"]);
+    }
+
+    #[test]
     fn tokens_need_a_tenant() {
         let db = temp_db("token-tenant");
         assert!(matches!(
@@ -374,4 +459,19 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"));
         assert!(!stored.contains(&pw));
     }
+}
+
+/// A tenant's own name plus the customers it is contracted for, sorted.
+fn scope_of(c: &rusqlite::Connection, tenant_id: i64, tenant: &str) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT t.name FROM tenant_scopes s JOIN tenants t ON t.id = s.customer_id
+         WHERE s.provider_id = ?1",
+    )?;
+    let mut out: Vec<String> = st
+        .query_map([tenant_id], |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    out.push(tenant.to_string());
+    out.sort();
+    out.dedup();
+    Ok(out)
 }

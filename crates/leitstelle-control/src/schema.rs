@@ -8,7 +8,8 @@ use rusqlite::Connection;
 use crate::{ControlError, Result};
 
 /// Each entry brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE tenants (
     id INTEGER PRIMARY KEY,
@@ -73,7 +74,18 @@ CREATE TABLE dead_letters (
     raw BLOB NOT NULL
 );
 CREATE INDEX dead_letters_tenant ON dead_letters (tenant_id, id);
-"#];
+"#,
+    r#"
+-- A provider tenant (a managed SOC) may search and see alerts of the tenants it is
+-- contracted for.
+CREATE TABLE tenant_scopes (
+    provider_id INTEGER NOT NULL REFERENCES tenants(id),
+    customer_id INTEGER NOT NULL REFERENCES tenants(id),
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (provider_id, customer_id)
+);
+"#,
+];
 
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
     let open = |source| ControlError::Open {

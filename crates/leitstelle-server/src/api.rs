@@ -338,7 +338,7 @@ async fn list_alerts(
 ) -> Result<Response, ApiError> {
     let who = authorize(&app, &headers, &[Role::Admin])?;
     let filter = AlertFilter {
-        tenants: vec![who.tenant.clone()],
+        tenants: who.scope.clone(),
         status: q
             .status
             .as_deref()
@@ -375,7 +375,7 @@ async fn get_alert(
     let who = authorize(&app, &headers, &[Role::Admin])?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such alert");
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let Some((alert, events)) = app.control.alert(&[who.tenant], id)? else {
+    let Some((alert, events)) = app.control.alert(&who.scope, id)? else {
         return Err(not_found());
     };
     Ok(Json(json!({"alert": alert, "events": events})).into_response())

@@ -28,9 +28,10 @@ pub const MAX_LIMIT: usize = 10_000;
 /// Retro-hunt matches returned at most.
 pub const MAX_RETRO_MATCHES: usize = 10_000;
 
-/// The tenants a caller may search: its token's tenant.
+/// The tenants a caller may search: its token's tenant, plus the customers of a provider
+/// tenant (`leitstelle admin tenant scope add`).
 pub fn scope(who: &Principal) -> Vec<String> {
-    vec![who.tenant.clone()]
+    who.scope.clone()
 }
 
 /// Narrows a scope to the comma-separated `tenants` asked for; asking for a tenant outside

@@ -163,6 +163,9 @@ async fn openapi_lists_every_route_and_rules_can_be_reloaded() {
         "/services/collector/event",
         "/services/collector/raw",
         "/services/collector/health",
+        "/api/v1/search",
+        "/api/v1/search/fields",
+        "/api/v1/retrohunt",
     ] {
         assert!(paths.contains_key(p), "openapi.json lacks {p}");
     }

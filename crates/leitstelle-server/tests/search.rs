@@ -193,6 +193,42 @@ async fn search_field_stats_retrohunt_and_tenant_scope() {
     let (st, _) = retro(&s.admin, json!({"rulez": []})).await;
     assert_eq!(st, 400);
 
+    // A provider (managed SOC) scope covers its customers: each hit names its tenant; it
+    // may narrow to one customer; the customers still see only themselves.
+    control.create_tenant("mssp", 0).expect("tenant");
+    let (_, mssp) = control
+        .create_token("mssp", Role::Admin, "mssp-admin", 0)
+        .expect("token");
+    let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
+    assert_eq!(v["total"], 0, "no contract yet: {v}");
+    assert!(control.add_scope("mssp", "default", 0).expect("scope"));
+    assert!(control.add_scope("mssp", "globex", 0).expect("scope"));
+    let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
+    assert_eq!(v["total"], 2, "{v}");
+    let mut tenants: Vec<&str> = v["hits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["tenant"].as_str())
+        .collect();
+    tenants.sort();
+    assert_eq!(tenants, ["default", "globex"]);
+    let (_, v) = get_json(&mssp, &search_url(&s.base, "* | stats count by tenant", "")).await;
+    assert_eq!(
+        v["table"]["rows"],
+        json!([["default", 3], ["globex", 1]]),
+        "{v}"
+    );
+    let (_, v) = get_json(&mssp, &search_url(&s.base, "*", "&tenants=globex")).await;
+    assert_eq!(v["total"], 1, "{v}");
+    let (_, v) = retro(&mssp, json!({"rules": [MIMIKATZ_RULE]})).await;
+    assert_eq!(v["matches"].as_array().map(Vec::len), Some(2), "{v}");
+    let (_, v) = get_json(&globex_admin, &search_url(&s.base, "*", "")).await;
+    assert_eq!(v["total"], 1, "{v}");
+    assert!(control.remove_scope("mssp", "globex").expect("scope"));
+    let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
+    assert_eq!(v["total"], 1, "{v}");
+
     // Disk use per tenant in the metrics.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

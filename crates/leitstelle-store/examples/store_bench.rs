@@ -243,10 +243,13 @@ struct Args {
     hosts: usize,
     tenants: usize,
     sample: bool,
+    queries: Vec<String>,
+    runs: usize,
 }
 
 const USAGE: &str = "usage: store_bench [--events N (10000000)] [--dir PATH] [--keep] \
-                     [--batch N (5000)] [--commit-secs S (1)] [--hosts N (500)] [--tenants N (1)] [--sample (print two events and exit)]";
+                     [--batch N (5000)] [--commit-secs S (1)] [--hosts N (500)] [--tenants N (1)] [--sample (print two events and exit)]\n       store_bench --dir PATH --query TEXT [--query TEXT...] [--runs N (5)] \
+                     (times queries on a kept store, no checks)";
 
 fn die(msg: &str) -> ! {
     eprintln!("store_bench: {msg}\n{USAGE}");
@@ -269,6 +272,8 @@ fn parse_args() -> Args {
         hosts: 500,
         tenants: 1,
         sample: false,
+        queries: Vec::new(),
+        runs: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -287,6 +292,8 @@ fn parse_args() -> Args {
             "--dir" => a.dir = Some(PathBuf::from(value())),
             "--keep" => a.keep = true,
             "--sample" => a.sample = true,
+            "--query" => a.queries.push(value()),
+            "--runs" => a.runs = number(&flag, &value()),
             "--batch" => a.batch = number(&flag, &value()),
             "--commit-secs" => a.commit_secs = number(&flag, &value()),
             "--hosts" => a.hosts = number(&flag, &value()),
@@ -301,7 +308,10 @@ fn parse_args() -> Args {
     if a.events < NEEDLES as u64 {
         die(&format!("--events must be at least {NEEDLES}"));
     }
-    if a.batch == 0 || a.hosts == 0 || a.tenants == 0 {
+    if !a.queries.is_empty() && a.dir.is_none() {
+        die("--query needs the --dir of a kept store");
+    }
+    if a.batch == 0 || a.runs == 0 || a.hosts == 0 || a.tenants == 0 {
         die("--batch, --hosts and --tenants must be positive");
     }
     if !(a.commit_secs.is_finite() && a.commit_secs >= 0.0) {
@@ -942,6 +952,48 @@ fn query_phase(ctx: &mut Ctx, store: &TantivyStore, g: &Gen) -> Phase {
     }
 }
 
+/// `--query` mode: times queries on an existing store (all its tenants), without checks.
+fn time_queries(args: &Args) {
+    let dir = args
+        .dir
+        .as_deref()
+        .unwrap_or_else(|| die("--query needs --dir"));
+    if !dir.join("COMMITTED").exists() {
+        die(&format!("{} holds no store", dir.display()));
+    }
+    let t = Instant::now();
+    let store = TantivyStore::open(
+        dir,
+        Arc::new(ProfileSet::builtin()),
+        TantivyOptions::default(),
+    )
+    .expect("open the store");
+    let usage = store.usage().expect("usage");
+    println!(
+        "opened {} in {:.2} s: {} events",
+        dir.display(),
+        t.elapsed().as_secs_f64(),
+        usage.iter().map(|u| u.events).sum::<u64>()
+    );
+    let mut ctx = Ctx {
+        tenants: usage.iter().map(|u| u.tenant.clone()).collect(),
+        failures: Vec::new(),
+    };
+    for q in &args.queries {
+        let shape = std::cell::Cell::new((0u64, 0usize, 0usize));
+        ctx.time(&store, q, args.runs, &|r| {
+            shape.set((
+                r.total,
+                r.hits.len(),
+                r.table.as_ref().map_or(0, |t| t.rows.len()),
+            ));
+            Ok(())
+        });
+        let (total, hits, rows) = shape.get();
+        println!("    total {total}, {hits} hits, {rows} rows");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 
 fn main() {
@@ -953,6 +1005,10 @@ fn main() {
             let json = serde_json::to_string_pretty(&e.data).expect("serialize an event");
             println!("{json}\n({} bytes compact)", e.data.to_string().len());
         }
+        return;
+    }
+    if !args.queries.is_empty() {
+        time_queries(&args);
         return;
     }
     let (dir, remove_dir) = match &args.dir {

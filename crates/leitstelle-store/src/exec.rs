@@ -507,6 +507,9 @@ impl Acc {
     }
 }
 
+/// A group of an aggregation: (time bucket, `by` values).
+type GroupKey = (i64, Vec<String>);
+
 /// Runs `stats`, `top` or `timechart`.
 fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, StoreError> {
     let (aggs, by, span, top): (Vec<Agg>, Vec<String>, Option<u64>, Option<usize>) = match stage {
@@ -551,7 +554,7 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
         .collect();
     let patterns: Vec<Vec<PathPattern>> = names.iter().map(|n| b.resolver().resolve(n)).collect();
     // Key: (time bucket, by values) -> (events, accumulators).
-    let mut groups: HashMap<(i64, Vec<String>), (u64, Vec<Acc>)> = HashMap::new();
+    let mut groups: HashMap<GroupKey, (u64, Vec<Acc>)> = HashMap::new();
     let span_ns = span.map(|s| (s as i64).saturating_mul(1_000_000_000));
     let nby = by.len();
     b.visit(f, &patterns, &mut |r| {
@@ -584,7 +587,7 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
             }
         }
     })?;
-    let mut entries: Vec<((i64, Vec<String>), (u64, Vec<Acc>))> = groups.into_iter().collect();
+    let mut entries: Vec<(GroupKey, (u64, Vec<Acc>))> = groups.into_iter().collect();
     let mut columns: Vec<String> = Vec::new();
     if span.is_some() {
         columns.push("_time".into());

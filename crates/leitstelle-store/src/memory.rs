@@ -123,7 +123,7 @@ impl Backend for MemoryStore {
         limit: usize,
     ) -> Result<Vec<NewEvent>, StoreError> {
         let mut m = self.matching(f)?;
-        m.sort_by(|a, b| (b.time_ns, b.seq).cmp(&(a.time_ns, a.seq)));
+        m.sort_by_key(|e| std::cmp::Reverse((e.time_ns, e.seq)));
         Ok(m.into_iter().skip(offset).take(limit).collect())
     }
 

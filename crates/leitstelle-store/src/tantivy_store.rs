@@ -845,7 +845,7 @@ impl Backend for TantivyStore {
             for (score, addr) in searcher.search(q.as_ref(), &top)? {
                 best.push((score, i, addr));
             }
-            best.sort_by(|a, b| b.0.cmp(&a.0));
+            best.sort_by_key(|b| std::cmp::Reverse(b.0));
             best.truncate(need);
             searchers.push(searcher);
         }
