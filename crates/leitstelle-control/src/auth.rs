@@ -353,6 +353,21 @@ impl Control {
     }
 }
 
+/// A tenant's own name plus the customers it is contracted for, sorted.
+fn scope_of(c: &rusqlite::Connection, tenant_id: i64, tenant: &str) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT t.name FROM tenant_scopes s JOIN tenants t ON t.id = s.customer_id
+         WHERE s.provider_id = ?1",
+    )?;
+    let mut out: Vec<String> = st
+        .query_map([tenant_id], |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    out.push(tenant.to_string());
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,19 +474,4 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"));
         assert!(!stored.contains(&pw));
     }
-}
-
-/// A tenant's own name plus the customers it is contracted for, sorted.
-fn scope_of(c: &rusqlite::Connection, tenant_id: i64, tenant: &str) -> Result<Vec<String>> {
-    let mut st = c.prepare_cached(
-        "SELECT t.name FROM tenant_scopes s JOIN tenants t ON t.id = s.customer_id
-         WHERE s.provider_id = ?1",
-    )?;
-    let mut out: Vec<String> = st
-        .query_map([tenant_id], |r| r.get::<_, String>(0))?
-        .collect::<std::result::Result<_, _>>()?;
-    out.push(tenant.to_string());
-    out.sort();
-    out.dedup();
-    Ok(out)
 }

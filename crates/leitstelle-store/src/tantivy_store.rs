@@ -454,7 +454,7 @@ impl TantivyStore {
                                 IndexRecordOption::Basic,
                             ))
                         } else {
-                            Box::new(RegexQuery::from_pattern(&p.regex(), f.paths)?)
+                            Box::new(regex_query(&p.regex(), f.paths)?)
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -477,7 +477,7 @@ impl TantivyStore {
                     _ => Box::new(PhraseQuery::new(terms)),
                 }
             }
-            Expr::Any(Pred::Wildcard(parts)) => Box::new(RegexQuery::from_pattern(
+            Expr::Any(Pred::Wildcard(parts)) => Box::new(regex_query(
                 &format!("[^\\x1f]*\\x1f{}", wildcard_regex(parts)),
                 f.kv,
             )?),
@@ -505,13 +505,10 @@ impl TantivyStore {
                         IndexRecordOption::Basic,
                     ))
                 } else {
-                    Box::new(RegexQuery::from_pattern(
-                        &format!("{path_re}{}", regex::escape(&v)),
-                        kv,
-                    )?)
+                    Box::new(regex_query(&format!("{path_re}{}", regex::escape(&v)), kv)?)
                 }
             }
-            Pred::Wildcard(parts) => Box::new(RegexQuery::from_pattern(
+            Pred::Wildcard(parts) => Box::new(regex_query(
                 &format!("{path_re}{}", wildcard_regex(parts)),
                 kv,
             )?),
@@ -669,6 +666,12 @@ impl TantivyStore {
         }
         Ok(())
     }
+}
+
+/// A regex query over a field's terms; a pattern too large to compile is the user's error.
+fn regex_query(pattern: &str, field: Field) -> Result<RegexQuery, StoreError> {
+    RegexQuery::from_pattern(pattern, field)
+        .map_err(|e| StoreError::Query(format!("wildcard or path pattern too complex: {e}")))
 }
 
 fn any(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
