@@ -74,6 +74,28 @@ pub(crate) trait Backend {
     ) -> Result<(), StoreError>;
     /// The events with these keys, in this order (missing ones left out).
     fn fetch(&self, keys: &[(String, u64)]) -> Result<Vec<NewEvent>, StoreError>;
+
+    /// Optional fast path of `stats count by F`, `top F` and field statistics: per distinct
+    /// value of one field, the matching events that have it. `None` means "use `visit`"
+    /// (the reference store always does, which is what the fast path is tested against).
+    fn count_by(
+        &self,
+        _f: &Filter<'_>,
+        _field: &[PathPattern],
+    ) -> Result<Option<CountBy>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// The answer of [`Backend::count_by`].
+#[derive(Debug, Default)]
+pub(crate) struct CountBy {
+    /// Matching events.
+    pub total: u64,
+    /// Matching events with at least one value.
+    pub present: u64,
+    /// Events per value.
+    pub counts: HashMap<String, u64>,
 }
 
 /// Matches paths against a field's patterns.
@@ -557,36 +579,55 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
     let mut groups: HashMap<GroupKey, (u64, Vec<Acc>)> = HashMap::new();
     let span_ns = span.map(|s| (s as i64).saturating_mul(1_000_000_000));
     let nby = by.len();
-    b.visit(f, &patterns, &mut |r| {
-        let bucket = span_ns.map_or(0, |s| r.time_ns.div_euclid(s) * s);
-        // Every combination of the by-fields' values; events without one are left out.
-        let mut keys: Vec<Vec<String>> = vec![Vec::new()];
-        for vals in &r.values[..nby] {
-            if vals.is_empty() {
-                return;
-            }
-            keys = keys
-                .into_iter()
-                .flat_map(|k| {
-                    vals.iter().map(move |v| {
-                        let mut k = k.clone();
-                        k.push(v.clone());
-                        k
+    let counts_only = span.is_none()
+        && nby == 1
+        && aggs
+            .iter()
+            .all(|a| a.func == AggFunc::Count && a.field.is_none());
+    let fast = if counts_only {
+        b.count_by(f, &patterns[0])?
+    } else {
+        None
+    };
+    if let Some(cb) = fast {
+        for (v, n) in cb.counts {
+            groups.insert(
+                (0, vec![v]),
+                (n, (0..aggs.len()).map(|_| Acc::default()).collect()),
+            );
+        }
+    } else {
+        b.visit(f, &patterns, &mut |r| {
+            let bucket = span_ns.map_or(0, |s| r.time_ns.div_euclid(s) * s);
+            // Every combination of the by-fields' values; events without one are left out.
+            let mut keys: Vec<Vec<String>> = vec![Vec::new()];
+            for vals in &r.values[..nby] {
+                if vals.is_empty() {
+                    return;
+                }
+                keys = keys
+                    .into_iter()
+                    .flat_map(|k| {
+                        vals.iter().map(move |v| {
+                            let mut k = k.clone();
+                            k.push(v.clone());
+                            k
+                        })
                     })
-                })
-                .collect();
-        }
-        for k in keys {
-            let g = groups
-                .entry((bucket, k))
-                .or_insert_with(|| (0, (0..aggs.len()).map(|_| Acc::default()).collect()));
-            g.0 += 1;
-            for (i, a) in aggs.iter().enumerate() {
-                let vals: &[String] = agg_idx[i].map_or(&[], |j| &r.values[j]);
-                g.1[i].feed(a.func, vals);
+                    .collect();
             }
-        }
-    })?;
+            for k in keys {
+                let g = groups
+                    .entry((bucket, k))
+                    .or_insert_with(|| (0, (0..aggs.len()).map(|_| Acc::default()).collect()));
+                g.0 += 1;
+                for (i, a) in aggs.iter().enumerate() {
+                    let vals: &[String] = agg_idx[i].map_or(&[], |j| &r.values[j]);
+                    g.1[i].feed(a.func, vals);
+                }
+            }
+        })?;
+    }
     let mut entries: Vec<(GroupKey, (u64, Vec<Acc>))> = groups.into_iter().collect();
     let mut columns: Vec<String> = Vec::new();
     if span.is_some() {
@@ -658,20 +699,27 @@ pub(crate) fn field_stats(
         return Ok(out);
     }
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    b.visit(&f, &[b.resolver().resolve(field)], &mut |r| {
-        out.total += 1;
-        if !r.values[0].is_empty() {
-            out.present += 1;
-        }
-        for v in &r.values[0] {
-            match counts.get_mut(v) {
-                Some(c) => *c += 1,
-                None => {
-                    counts.insert(v.clone(), 1);
+    let patterns = b.resolver().resolve(field);
+    if let Some(cb) = b.count_by(&f, &patterns)? {
+        out.total = cb.total;
+        out.present = cb.present;
+        counts.extend(cb.counts);
+    } else {
+        b.visit(&f, &[patterns], &mut |r| {
+            out.total += 1;
+            if !r.values[0].is_empty() {
+                out.present += 1;
+            }
+            for v in &r.values[0] {
+                match counts.get_mut(v) {
+                    Some(c) => *c += 1,
+                    None => {
+                        counts.insert(v.clone(), 1);
+                    }
                 }
             }
-        }
-    })?;
+        })?;
+    }
     out.distinct = counts.len() as u64;
     let mut top: Vec<(String, u64)> = counts.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

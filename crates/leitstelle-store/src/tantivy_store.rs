@@ -16,8 +16,10 @@
 //!   (numeric ranges);
 //! - `_paths`: the paths present (`_exists_`);
 //! - `all`: the words of every value, with positions (bare terms and phrases);
-//! - typed fast fields `_seq`, `_time`, `_event_id`, `_host`, `_user`, `_level`, `_source`,
-//!   `_logsource`; `_doc`: the stored document (JSON, lz4-compressed by tantivy).
+//! - typed fast fields `_seq`, `_time`, `_event_id`, `_tenant`, `_host`, `_user`, `_level`,
+//!   `_source`, `_logsource` (the last six also serve `count_by`, the fast path of
+//!   `stats count by host` and `top`); `_doc`: the stored document (JSON, lz4-compressed by
+//!   tantivy).
 //!
 //! Exactly once: each partition's commit carries the watermark it was committed with as its
 //! payload. After a crash in the middle of a commit some partitions are ahead of `COMMITTED`;
@@ -48,7 +50,9 @@ use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, SegmentReader, TantivyDocument, Term,
 };
 
-use crate::exec::{self, Backend, Filter, Row, lower_bound, numeric_bounds, wildcard_regex};
+use crate::exec::{
+    self, Backend, CountBy, Filter, Row, lower_bound, numeric_bounds, wildcard_regex,
+};
 use crate::model::{FieldResolver, NewEvent, PathPattern, SEP, encode_f64, numeric, pairs, words};
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
@@ -84,6 +88,7 @@ struct Fields {
     seq: Field,
     time: Field,
     event_id: Field,
+    tenant: Field,
     host: Field,
     user: Field,
     level: Field,
@@ -110,6 +115,7 @@ fn schema() -> (Schema, Fields) {
         seq: b.add_u64_field("_seq", num.clone()),
         time: b.add_i64_field("_time", num.clone()),
         event_id: b.add_u64_field("_event_id", FAST),
+        tenant: b.add_text_field("_tenant", column.clone()),
         host: b.add_text_field("_host", column.clone()),
         user: b.add_text_field("_user", column.clone()),
         level: b.add_text_field("_level", column.clone()),
@@ -372,6 +378,7 @@ impl TantivyStore {
                 doc.add_text(field, crate::model::cap(v));
             }
         }
+        doc.add_text(f.tenant, crate::model::cap(&ev.tenant));
         doc.add_text(f.source, crate::model::cap(&ev.source));
         doc.add_text(f.logsource, ev.logsource());
         let mut tokens: Vec<Token> = Vec::new();
@@ -684,6 +691,113 @@ fn any(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     }
 }
 
+/// The dedicated fast column of a meta field's pseudo path.
+fn meta_column(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "@tenant" => "_tenant",
+        "@host" => "_host",
+        "@user" => "_user",
+        "@level" => "_level",
+        "@source" => "_source",
+        "@logsource" => "_logsource",
+        _ => return None,
+    })
+}
+
+fn dict_io(e: std::io::Error) -> StoreError {
+    StoreError::io("fast field dictionary", e)
+}
+
+/// Counts events per value of a single-valued meta column over one segment's matches.
+fn count_column(
+    weight: &dyn tantivy::query::Weight,
+    seg: &SegmentReader,
+    col: &StrColumn,
+    out: &mut CountBy,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut counts = vec![0u64; col.num_terms()];
+    let (mut total, mut present) = (0u64, 0u64);
+    weight.for_each_no_score(seg, &mut |docs| {
+        for &doc in docs {
+            total += 1;
+            let mut any = false;
+            for o in col.term_ords(doc) {
+                if let Some(c) = counts.get_mut(o as usize) {
+                    *c += 1;
+                    any = true;
+                }
+            }
+            present += u64::from(any);
+        }
+    })?;
+    out.total += total;
+    out.present += present;
+    let mut res = Vec::new();
+    let mut buf = String::new();
+    for (o, n) in counts.into_iter().enumerate() {
+        if n > 0 {
+            buf.clear();
+            col.ord_to_str(o as u64, &mut buf).map_err(dict_io)?;
+            res.push((buf.clone(), n));
+        }
+    }
+    Ok(res)
+}
+
+/// Counts events per value of a field read from the `kv` column over one segment's matches.
+/// Values of one path are distinct ordinals; an event with the field under several paths
+/// has its values compared as text so each counts once.
+fn count_kv(
+    weight: &dyn tantivy::query::Weight,
+    seg: &SegmentReader,
+    col: &StrColumn,
+    field: &[PathPattern],
+    out: &mut CountBy,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let access = KvAccess::new(col, field)?;
+    let mut by_ord: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut by_text: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let (mut total, mut present) = (0u64, 0u64);
+    let mut err: Option<StoreError> = None;
+    let mut ords: Vec<u64> = Vec::new();
+    let mut buf = Vec::new();
+    let mut vals: Vec<String> = Vec::new();
+    weight.for_each_no_score(seg, &mut |docs| {
+        for &doc in docs {
+            total += 1;
+            ords.clear();
+            ords.extend(col.term_ords(doc).filter(|&o| access.wants(o)));
+            match ords.len() {
+                0 => continue,
+                1 => *by_ord.entry(ords[0]).or_default() += 1,
+                _ => {
+                    vals.clear();
+                    if let Err(e) = access.values(doc, &mut buf, &mut vals) {
+                        err.get_or_insert(e);
+                    }
+                    for v in vals.drain(..) {
+                        *by_text.entry(v).or_default() += 1;
+                    }
+                }
+            }
+            present += 1;
+        }
+    })?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    out.total += total;
+    out.present += present;
+    let mut res: Vec<(String, u64)> = by_text.into_iter().collect();
+    for (o, n) in by_ord {
+        buf.clear();
+        col.dictionary().ord_to_term(o, &mut buf).map_err(dict_io)?;
+        let text = String::from_utf8_lossy(&buf);
+        res.push((text.split_once(SEP).map_or("", |(_, v)| v).to_string(), n));
+    }
+    Ok(res)
+}
+
 /// Reads the values of one field from the `kv` fast column of a segment: the ordinals of
 /// the field's paths form ranges of the sorted dictionary (exact paths), or a set found by
 /// scanning it once (paths with `*`).
@@ -869,6 +983,40 @@ impl Backend for TantivyStore {
             self.visit_partition(base.as_ref(), f, &p, fields, sink)?;
         }
         Ok(())
+    }
+
+    fn count_by(
+        &self,
+        f: &Filter<'_>,
+        field: &[PathPattern],
+    ) -> Result<Option<CountBy>, StoreError> {
+        let base = self.build(f.expr)?;
+        let column = match field {
+            [p] => meta_column(&p.0),
+            _ => None,
+        };
+        let mut out = CountBy::default();
+        for p in self.scope(f) {
+            let searcher = p.reader.searcher();
+            let q = self.partition_query(base.as_ref(), f, &p);
+            let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            for seg in searcher.segment_readers() {
+                let ff = seg.fast_fields();
+                let col = ff.str(column.unwrap_or("kv"))?;
+                let Some(col) = col else {
+                    out.total += u64::from(weight.count(seg)?);
+                    continue;
+                };
+                let counted = match column {
+                    Some(_) => count_column(weight.as_ref(), seg, &col, &mut out)?,
+                    None => count_kv(weight.as_ref(), seg, &col, field, &mut out)?,
+                };
+                for (value, n) in counted {
+                    *out.counts.entry(value).or_default() += n;
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     fn fetch(&self, keys: &[(String, u64)]) -> Result<Vec<NewEvent>, StoreError> {

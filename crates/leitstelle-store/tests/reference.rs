@@ -12,7 +12,17 @@ use leitstelle_store::{
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const FIELDS: &[&str] = &["A", "b", "n", "nested.x", "arr", "host", "Image"];
+const FIELDS: &[&str] = &[
+    "A",
+    "b",
+    "n",
+    "nested.x",
+    "arr",
+    "host",
+    "Image",
+    "tenant",
+    "user.name",
+];
 const VALUES: &[&str] = &[
     "foo",
     "Foo bar",
@@ -40,7 +50,7 @@ fn event() -> impl Strategy<Value = (u8, i64, Vec<(usize, Value)>, Option<usize>
     (
         0u8..2,
         0i64..3 * DAY,
-        prop::collection::vec((0usize..5, value()), 0..5),
+        prop::collection::vec((0usize..7, value()), 0..6),
         prop::option::of(0usize..VALUES.len()),
     )
 }
@@ -57,6 +67,10 @@ fn build(
             }
             "arr" => {
                 data.insert("arr".into(), json!([v, "fixed"]));
+            }
+            // `Image` also resolves to ECS `process.executable`: one field, two paths.
+            "host" => {
+                data.insert("process".into(), json!({"executable": v}));
             }
             name => {
                 data.insert(name.into(), v);
@@ -215,6 +229,18 @@ proptest! {
             let mut r = SearchRequest::new(&["t0", "t1"], q);
             r.from_ns = from;
             prop_assert_eq!(t.search(&r).expect("stats"), m.search(&r).expect("stats"), "stats of {:?}", filter);
+            // `stats count by` and `top` take the embedded store's counting fast path.
+            for stage in [
+                Stage::Stats {
+                    aggs: vec![Agg { func: AggFunc::Count, field: None, alias: Some("n".into()) }],
+                    by: vec![by.to_string()],
+                },
+                Stage::Top { n: 3, field: by.to_string() },
+            ] {
+                let mut r = SearchRequest::new(&["t0", "t1"], Query { filter: filter.clone(), stages: vec![stage] });
+                r.from_ns = from;
+                prop_assert_eq!(t.search(&r).expect("count"), m.search(&r).expect("count"), "count of {:?}", filter);
+            }
             prop_assert_eq!(
                 t.field_stats(&r, by, 5).expect("field stats"),
                 m.field_stats(&r, by, 5).expect("field stats")
