@@ -5,12 +5,15 @@
 //! ```text
 //! cargo run --release -p leitstelle-store --example store_bench -- [--events N] [--dir PATH]
 //!     [--keep] [--batch N] [--commit-secs S] [--hosts N] [--tenants N]
+//! store_bench --sample                      # print a generated event and a needle
+//! store_bench --dir PATH --query TEXT...    # time queries on a store kept with --dir/--keep
 //! ```
 //!
-//! Events are Sysmon process creations (EventID 1) in the EVTX tree shape, about 1 KB of JSON
-//! each, generated deterministically (xorshift) with times spread over the two days before
-//! now, increasing with the sequence number (so partitions are days). Three "needle" events
-//! carry a command line and a hash that no other event has.
+//! Events are Sysmon process creations (EventID 1) in the EVTX tree shape with every field of
+//! a real record, about 1.5 KB of JSON each (the average is printed), generated
+//! deterministically (xorshift) with times spread over the two days before now, increasing
+//! with the sequence number (so partitions are days). Three "needle" events carry a command
+//! line and a hash that no other event has.
 //!
 //! The main thread generates batches and adds them, committing every `--commit-secs` the
 //! way the server does; meanwhile a second thread runs needle searches every 200 ms. Then
@@ -556,7 +559,7 @@ impl Gen {
                 "ParentUser": user.name
             }
         }});
-        if i % 64 == 0 {
+        if i.is_multiple_of(64) {
             self.sampled += 1;
             self.sampled_bytes += data.to_string().len() as u64;
         }
@@ -654,6 +657,30 @@ fn proc_status_mb(key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU time of this process so far (user + system, all threads, exited ones included), in
+/// seconds; assumes the usual 100 clock ticks per second.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// The 1-minute load average of the machine.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 #[derive(Default)]
 struct Disk {
     bytes: u64,
@@ -661,6 +688,9 @@ struct Disk {
     files: u64,
     segments: u64,
     partitions: u64,
+    /// Bytes per segment file kind (`store` documents, `term` dictionaries, `idx` postings,
+    /// `pos` positions, `fast` columns, `fieldnorm`).
+    by_kind: BTreeMap<String, u64>,
 }
 
 /// File sizes under `dir` (apparent and allocated), files, tantivy segments (distinct
@@ -691,6 +721,7 @@ fn disk_usage(dir: &Path) -> Disk {
                     && ["idx", "term", "store", "fast", "pos", "fieldnorm"].contains(&ext)
                 {
                     segs.insert(stem.to_string());
+                    *d.by_kind.entry(ext.to_string()).or_default() += m.len();
                 }
             }
         }
@@ -700,21 +731,25 @@ fn disk_usage(dir: &Path) -> Disk {
 }
 
 /// Bytes of files under `dir` that are deleted but still mapped by this process (segments
-/// merged away that an open reader still uses): disk space not yet given back.
-fn deleted_mapped_bytes(dir: &Path) -> u64 {
+/// merged away that an open reader still uses): disk space not yet given back. Per
+/// partition directory (`tenant/day`).
+fn deleted_mapped(dir: &Path) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return 0;
+        return out;
     };
-    let prefix = dir.to_string_lossy().into_owned();
-    let mut by_inode: HashMap<u64, u64> = HashMap::new();
+    let mut by_inode: HashMap<u64, (String, u64)> = HashMap::new();
     for line in maps.lines() {
-        let Some(path) = line.strip_suffix(" (deleted)") else {
+        let Some(rest) = line.strip_suffix(" (deleted)") else {
             continue;
         };
-        let cols: Vec<&str> = path.split_whitespace().collect();
-        if cols.len() < 6 || !cols[5].starts_with(&prefix) {
+        let cols: Vec<&str> = rest.splitn(6, ' ').collect();
+        let Some(path) = cols.get(5).map(|p| Path::new(p.trim_start())) else {
             continue;
-        }
+        };
+        let Ok(rel) = path.strip_prefix(dir) else {
+            continue;
+        };
         let Some((a, b)) = cols[0].split_once('-') else {
             continue;
         };
@@ -725,9 +760,28 @@ fn deleted_mapped_bytes(dir: &Path) -> u64 {
         ) else {
             continue;
         };
-        *by_inode.entry(inode).or_default() += b - a;
+        let part = rel
+            .parent()
+            .map_or(String::new(), |p| p.to_string_lossy().into_owned());
+        by_inode.entry(inode).or_insert((part, 0)).1 += b - a;
     }
-    by_inode.values().sum()
+    for (part, bytes) in by_inode.into_values() {
+        *out.entry(part).or_default() += bytes;
+    }
+    out
+}
+
+fn mb_list(m: &BTreeMap<String, u64>) -> String {
+    let total: u64 = m.values().sum();
+    let parts: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{k} {:.1}", *v as f64 / 1e6))
+        .collect();
+    if parts.is_empty() {
+        format!("{:.1}", total as f64 / 1e6)
+    } else {
+        format!("{:.1}: {}", total as f64 / 1e6, parts.join(", "))
+    }
 }
 
 /// The file system type holding `dir` (from /proc/self/mounts).
@@ -1097,10 +1151,12 @@ fn main() {
     };
 
     let commit_every = Duration::from_secs_f64(args.commit_secs);
+    let (load_start, cpu_start) = (loadavg(), cpu_secs());
     let start = Instant::now();
     let (mut gen_time, mut add_time, mut commit_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut commits: Vec<Duration> = Vec::new();
+    let mut commit_at: Vec<(Duration, u64)> = Vec::new();
     let mut added = 0u64;
     let mut mark20: Option<(Instant, u64)> = None;
     let mut last_commit = Instant::now();
@@ -1123,6 +1179,7 @@ fn main() {
             let d = t.elapsed();
             commit_time += d;
             commits.push(d);
+            commit_at.push((d, added));
             last_commit = Instant::now();
         }
         if last_progress.elapsed() >= PROGRESS_EVERY {
@@ -1152,14 +1209,30 @@ fn main() {
         ctx.fail(format!("search during indexing: {e}"));
     }
     let during = Timings::new(during);
+    commit_at.sort_by_key(|c| std::cmp::Reverse(c.0));
+    let slowest: Vec<String> = commit_at
+        .iter()
+        .take(3)
+        .map(|(d, k)| {
+            format!(
+                "{:.0} ms after {k} events ({})",
+                ms(*d),
+                day_name(day_of(g.time_ns(k - 1)))
+            )
+        })
+        .collect();
     let commits = Timings::new(commits);
     let index_secs = (end - start).as_secs_f64();
     let rate = n as f64 / index_secs;
     let rate80 = mark20.map_or(f64::NAN, |(t, k)| (n - k) as f64 / (end - t).as_secs_f64());
     let hwm_indexing = proc_status_mb("VmHWM");
+    let cores_used = (cpu_secs() - cpu_start) / index_secs;
+    let load_end = loadavg();
+    let mb_per_s = rate * g.average_bytes() as f64 / 1e6;
     println!(
         "indexed {n} events in {index_secs:.1} s: {rate:.0} ev/s overall, {rate80:.0} ev/s over \
-         the last 80%; average event JSON {} bytes",
+         the last 80% ({mb_per_s:.1} MB/s of event JSON, average {} bytes); this process \
+         used {cores_used:.2} cores, machine load {load_start} -> {load_end}",
         g.average_bytes()
     );
     println!(
@@ -1174,6 +1247,7 @@ fn main() {
         commits.p95(),
         commits.max()
     );
+    println!("slowest commits: {}", slowest.join(", "));
     println!(
         "searches during indexing: {} (median {:.1} ms, p95 {:.1} ms, max {:.1} ms)",
         during.len(),
@@ -1185,7 +1259,7 @@ fn main() {
     println!("queries on the store as indexing left it (writers open):");
     let a = query_phase(&mut ctx, &store, &g);
     let disk_a = disk_usage(&dir);
-    let deleted_a = deleted_mapped_bytes(&dir);
+    let deleted_a = deleted_mapped(&dir);
     let usage: u64 = store.usage().expect("usage").iter().map(|u| u.events).sum();
     if usage != n {
         ctx.fail(format!("usage() counts {usage} events, expected {n}"));
@@ -1196,7 +1270,7 @@ fn main() {
     let t = Instant::now();
     store.commit(n + 1).expect("commit closing the writers");
     let close_secs = t.elapsed().as_secs_f64();
-    let deleted_closed = deleted_mapped_bytes(&dir);
+    let deleted_closed = deleted_mapped(&dir);
     drop(store);
     let t = Instant::now();
     let store = TantivyStore::open(&dir, profiles, opts).expect("reopen the store");
@@ -1239,6 +1313,11 @@ fn main() {
     kv("index_seconds", format!("{index_secs:.1}"));
     kv("index_rate_overall_eps", format!("{rate:.0}"));
     kv("index_rate_last80pct_eps", format!("{rate80:.0}"));
+    kv("index_json_mb_per_s", format!("{mb_per_s:.1}"));
+    kv(
+        "index_cpu_cores_used_machine_load",
+        format!("{cores_used:.2} (load {load_start} -> {load_end})"),
+    );
     kv(
         "generation_us_per_event",
         format!("{:.1}", gen_time.as_secs_f64() * 1e6 / n as f64),
@@ -1253,6 +1332,7 @@ fn main() {
             commits.max()
         ),
     );
+    kv("slowest_commits", slowest.join(", "));
     kv(
         "searches_during_indexing_n_median_p95_max_ms",
         format!(
@@ -1311,15 +1391,24 @@ fn main() {
         ),
     );
     kv(
+        "disk_mb_by_file_kind",
+        disk_a
+            .by_kind
+            .iter()
+            .map(|(k, v)| format!("{k} {:.1}", *v as f64 / 1e6))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    kv(
         "disk_mb_per_million_events",
         format!("{:.0}", per_m(disk_a.bytes)),
     );
     kv(
         "deleted_but_mapped_mb",
         format!(
-            "{:.1} (after closing the writers: {:.1})",
-            deleted_a as f64 / 1e6,
-            deleted_closed as f64 / 1e6
+            "{} (after closing the writers: {})",
+            mb_list(&deleted_a),
+            mb_list(&deleted_closed)
         ),
     );
     kv(

@@ -2,8 +2,6 @@
 //! fields, and how query field names resolve to paths. Both backends use these functions, so
 //! they agree on what matches by construction; the tests compare them anyway.
 
-use std::collections::BTreeSet;
-
 use leitstelle_event::{Event, Raw, Value};
 use leitstelle_profile::{Profile, ProfileSet, scalar_text};
 
@@ -240,12 +238,12 @@ pub fn cap(s: &str) -> &str {
 /// leaf of the tree under its dotted path (array indexes left out), plus the meta fields under
 /// their `@` pseudo paths. Values are capped at [`VALUE_CAP`] bytes.
 pub fn pairs(ev: &NewEvent) -> Vec<(String, String)> {
-    let mut out: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut out: Vec<(String, String)> = Vec::with_capacity(64);
     let mut path = String::new();
     flatten(&ev.data, &mut path, &mut out);
     let mut meta = |p: &str, v: Option<&str>| {
         if let Some(v) = v {
-            out.insert((p.to_string(), cap(v).to_string()));
+            out.push((p.to_string(), cap(v).to_string()));
         }
     };
     meta("@tenant", Some(&ev.tenant));
@@ -261,10 +259,12 @@ pub fn pairs(ev: &NewEvent) -> Vec<(String, String)> {
     for c in &ev.categories {
         meta("@category", Some(c));
     }
-    out.into_iter().collect()
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
-fn flatten(v: &Value, path: &mut String, out: &mut BTreeSet<(String, String)>) {
+fn flatten(v: &Value, path: &mut String, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
@@ -272,12 +272,16 @@ fn flatten(v: &Value, path: &mut String, out: &mut BTreeSet<(String, String)>) {
                 if !path.is_empty() {
                     path.push('.');
                 }
-                for c in k.chars() {
-                    // The separator cannot appear inside a path.
-                    if c == SEP {
-                        path.push(' ');
-                    } else {
-                        path.extend(c.to_lowercase());
+                if k.bytes().all(|b| b.is_ascii() && b != SEP as u8) {
+                    path.extend(k.bytes().map(|b| b.to_ascii_lowercase() as char));
+                } else {
+                    for c in k.chars() {
+                        // The separator cannot appear inside a path.
+                        if c == SEP {
+                            path.push(' ');
+                        } else {
+                            path.extend(c.to_lowercase());
+                        }
                     }
                 }
                 flatten(child, path, out);
@@ -290,9 +294,10 @@ fn flatten(v: &Value, path: &mut String, out: &mut BTreeSet<(String, String)>) {
             }
         }
         Value::Null => {}
+        Value::String(s) => out.push((path.clone(), cap(s).to_string())),
         leaf => {
             if let Some(text) = scalar_text(leaf) {
-                out.insert((path.clone(), cap(&text).to_string()));
+                out.push((path.clone(), cap(&text).to_string()));
             }
         }
     }

@@ -38,14 +38,16 @@ use leitstelle_query::{Expr, Pred};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery,
-    RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, InvertedIndexRangeQuery, Occur, PhraseQuery,
+    Query, RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{
     BytesOptions, FAST, Field, INDEXED, IndexRecordOption, NumericOptions, Schema,
     TextFieldIndexing, TextOptions, Value as _,
 };
-use tantivy::tokenizer::{LowerCaser, PreTokenizedString, RawTokenizer, TextAnalyzer, Token};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, SegmentReader, TantivyDocument, Term,
 };
@@ -53,7 +55,9 @@ use tantivy::{
 use crate::exec::{
     self, Backend, CountBy, Filter, Row, lower_bound, numeric_bounds, wildcard_regex,
 };
-use crate::model::{FieldResolver, NewEvent, PathPattern, SEP, encode_f64, numeric, pairs, words};
+use crate::model::{
+    FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, numeric, pairs, words,
+};
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
     day_name, day_of, parse_day_name,
@@ -61,6 +65,8 @@ use crate::{
 
 const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 const COMMITTED_FILE: &str = "COMMITTED";
+/// A partition writer idle for this many commits is closed.
+const IDLE_COMMITS_BEFORE_CLOSE: u32 = 60;
 
 /// Tuning of the embedded store.
 #[derive(Clone, Debug)]
@@ -139,7 +145,7 @@ fn schema() -> (Schema, Fields) {
             "all",
             TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer("raw")
+                    .set_tokenizer("words")
                     .set_fieldnorms(false)
                     .set_index_option(IndexRecordOption::WithFreqsAndPositions),
             ),
@@ -162,6 +168,8 @@ struct Partition {
     watermark: AtomicU64,
     /// Documents added since the last commit.
     pending: AtomicU64,
+    /// Commits since this partition last got a document.
+    idle_commits: std::sync::atomic::AtomicU32,
 }
 
 /// The embedded tantivy event store. See the module docs.
@@ -233,7 +241,17 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn hex_num(f: f64) -> String {
-    encode_f64(f).iter().map(|b| format!("{b:02x}")).collect()
+    let mut s = String::with_capacity(16);
+    push_hex(&mut s, f);
+    s
+}
+
+fn push_hex(out: &mut String, f: f64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in encode_f64(f) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
 }
 
 impl TantivyStore {
@@ -313,6 +331,15 @@ impl TantivyStore {
                 .filter(LowerCaser)
                 .build(),
         );
+        // The same words as `model::words`: alphanumeric runs, long ones dropped (measured
+        // before lowercasing), lowercased.
+        index.tokenizers().register(
+            "words",
+            TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(RemoveLongFilter::limit(MAX_WORD + 1))
+                .filter(LowerCaser)
+                .build(),
+        );
         let watermark = index
             .load_metas()?
             .payload
@@ -331,6 +358,7 @@ impl TantivyStore {
             writer: Mutex::new(None),
             watermark: AtomicU64::new(watermark),
             pending: AtomicU64::new(0),
+            idle_commits: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -381,39 +409,27 @@ impl TantivyStore {
         doc.add_text(f.tenant, crate::model::cap(&ev.tenant));
         doc.add_text(f.source, crate::model::cap(&ev.source));
         doc.add_text(f.logsource, ev.logsource());
-        let mut tokens: Vec<Token> = Vec::new();
-        let mut pos = 0usize;
         let mut last_path: Option<&str> = None;
         let ps = pairs(ev);
         for (p, v) in &ps {
-            doc.add_text(f.kv, format!("{p}{SEP}{v}"));
+            let mut term = String::with_capacity(p.len() + 1 + v.len());
+            term.push_str(p);
+            term.push(SEP);
             if let Some(n) = numeric(v) {
-                doc.add_text(f.kn, format!("{p}{SEP}{}", hex_num(n)));
+                let mut num = term.clone();
+                push_hex(&mut num, n);
+                doc.add_text(f.kn, num);
             }
+            term.push_str(v);
+            doc.add_text(f.kv, term);
             if last_path != Some(p.as_str()) {
                 doc.add_text(f.paths, p);
                 last_path = Some(p);
             }
-            for w in words(v) {
-                tokens.push(Token {
-                    offset_from: 0,
-                    offset_to: 0,
-                    position: pos,
-                    text: w,
-                    position_length: 1,
-                });
-                pos += 1;
-            }
-            // A gap, so a phrase never spans two values.
-            pos += 1;
+            // Each value separately: tantivy leaves a position gap between values, so a
+            // phrase never spans two values.
+            doc.add_text(f.all, v);
         }
-        doc.add_pre_tokenized_text(
-            f.all,
-            PreTokenizedString {
-                text: String::new(),
-                tokens,
-            },
-        );
         doc.add_bytes(f.doc, ev.document().to_string().as_bytes());
         doc
     }
@@ -544,7 +560,8 @@ impl TantivyStore {
                     Bound::Unbounded => Bound::Excluded(end),
                     b => b,
                 };
-                Box::new(RangeQuery::new(
+                // The inverted index (lowercased terms), never the original-case fast column.
+                Box::new(InvertedIndexRangeQuery::new(
                     lo.map(|s| Term::from_field_text(field, &s)),
                     hi.map(|s| Term::from_field_text(field, &s)),
                 ))
@@ -597,12 +614,19 @@ impl TantivyStore {
         for p in &parts {
             let mut w = lock(&p.writer);
             if p.pending.load(Ordering::SeqCst) == 0 {
-                // Idle since the last commit: free its memory.
-                if let Some(writer) = w.take() {
+                // Idle for a while (yesterday's partition, a quiet tenant): free the writer's
+                // memory and threads, and let the reader see the merged segments (and release
+                // the files merges replaced).
+                let idle = p.idle_commits.fetch_add(1, Ordering::SeqCst) + 1;
+                if idle >= IDLE_COMMITS_BEFORE_CLOSE
+                    && let Some(writer) = w.take()
+                {
                     writer.wait_merging_threads()?;
+                    p.reader.reload()?;
                 }
                 continue;
             }
+            p.idle_commits.store(0, Ordering::SeqCst);
             if let Some(writer) = w.as_mut() {
                 let mut prepared = writer.prepare_commit()?;
                 prepared.set_payload(&watermark.to_string());
@@ -641,10 +665,10 @@ impl TantivyStore {
             let ff = seg.fast_fields();
             let times: Column<i64> = ff.i64("_time")?;
             let seqs: Column<u64> = ff.u64("_seq")?;
-            let access: Vec<KvAccess> = match ff.str("kv")? {
+            let mut access: Vec<KvAccess> = match ff.str("kv")? {
                 Some(col) => fields
                     .iter()
-                    .map(|pats| KvAccess::new(&col, pats))
+                    .map(|pats| KvAccess::new(&col, seg, self.f.paths, pats))
                     .collect::<Result<_, _>>()?,
                 None => fields.iter().map(|_| KvAccess::empty()).collect(),
             };
@@ -653,7 +677,7 @@ impl TantivyStore {
             let mut buf = Vec::new();
             weight.for_each_no_score(seg, &mut |docs| {
                 for &doc in docs {
-                    for (i, a) in access.iter().enumerate() {
+                    for (i, a) in access.iter_mut().enumerate() {
                         values[i].clear();
                         if let Err(e) = a.values(doc, &mut buf, &mut values[i]) {
                             err.get_or_insert(e);
@@ -732,15 +756,32 @@ fn count_column(
     })?;
     out.total += total;
     out.present += present;
-    let mut res = Vec::new();
-    let mut buf = String::new();
-    for (o, n) in counts.into_iter().enumerate() {
-        if n > 0 {
-            buf.clear();
-            col.ord_to_str(o as u64, &mut buf).map_err(dict_io)?;
-            res.push((buf.clone(), n));
-        }
-    }
+    let counted: Vec<(u64, u64)> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, n)| *n > 0)
+        .map(|(o, n)| (o as u64, n))
+        .collect();
+    resolve_ords(col, counted, |t| t.to_string())
+}
+
+/// The texts of counted ordinals, looked up in one pass over the dictionary; `text` maps
+/// a dictionary entry to the value.
+fn resolve_ords(
+    col: &StrColumn,
+    mut counted: Vec<(u64, u64)>,
+    text: impl Fn(&str) -> String,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    counted.sort_unstable();
+    let mut res = Vec::with_capacity(counted.len());
+    let mut i = 0;
+    col.dictionary()
+        .sorted_ords_to_term_cb(counted.iter().map(|(o, _)| *o), |bytes| {
+            res.push((text(&String::from_utf8_lossy(bytes)), counted[i].1));
+            i += 1;
+            Ok(())
+        })
+        .map_err(dict_io)?;
     Ok(res)
 }
 
@@ -751,10 +792,11 @@ fn count_kv(
     weight: &dyn tantivy::query::Weight,
     seg: &SegmentReader,
     col: &StrColumn,
+    paths_field: Field,
     field: &[PathPattern],
     out: &mut CountBy,
 ) -> Result<Vec<(String, u64)>, StoreError> {
-    let access = KvAccess::new(col, field)?;
+    let mut access = KvAccess::new(col, seg, paths_field, field)?;
     let mut by_ord: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     let mut by_text: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let (mut total, mut present) = (0u64, 0u64);
@@ -789,34 +831,39 @@ fn count_kv(
     out.total += total;
     out.present += present;
     let mut res: Vec<(String, u64)> = by_text.into_iter().collect();
-    for (o, n) in by_ord {
-        buf.clear();
-        col.dictionary().ord_to_term(o, &mut buf).map_err(dict_io)?;
-        let text = String::from_utf8_lossy(&buf);
-        res.push((text.split_once(SEP).map_or("", |(_, v)| v).to_string(), n));
-    }
+    res.extend(resolve_ords(col, by_ord.into_iter().collect(), |t| {
+        t.split_once(SEP).map_or("", |(_, v)| v).to_string()
+    })?);
     Ok(res)
 }
 
 /// Reads the values of one field from the `kv` fast column of a segment: the ordinals of
-/// the field's paths form ranges of the sorted dictionary (exact paths), or a set found by
-/// scanning it once (paths with `*`).
+/// each of the field's paths form a range of the sorted dictionary. Paths with `*` are
+/// first expanded against the segment's `_paths` terms (the distinct paths, a few hundred).
 struct KvAccess {
     col: Option<StrColumn>,
     ranges: Vec<(u64, u64)>,
-    set: Option<Vec<u64>>,
+    /// Values already looked up (bounded).
+    cache: std::collections::HashMap<u64, String>,
 }
+
+const VALUE_CACHE: usize = 100_000;
 
 impl KvAccess {
     fn empty() -> Self {
         KvAccess {
             col: None,
             ranges: Vec::new(),
-            set: None,
+            cache: Default::default(),
         }
     }
 
-    fn new(col: &StrColumn, pats: &[PathPattern]) -> Result<Self, StoreError> {
+    fn new(
+        col: &StrColumn,
+        seg: &SegmentReader,
+        paths_field: Field,
+        pats: &[PathPattern],
+    ) -> Result<Self, StoreError> {
         let dict = col.dictionary();
         let n = dict.num_terms() as u64;
         // The ordinals of the keys in [lo, hi).
@@ -826,7 +873,7 @@ impl KvAccess {
                     Bound::Included(lo.as_bytes()),
                     Bound::Excluded(hi.as_bytes()),
                 )
-                .map_err(|e| StoreError::io("fast field dictionary", e))?;
+                .map_err(dict_io)?;
             let l = match l {
                 Bound::Included(o) => o,
                 Bound::Excluded(o) => o.saturating_add(1),
@@ -839,71 +886,77 @@ impl KvAccess {
             };
             Ok((l.min(n), h.min(n)))
         };
-        let mut ranges = Vec::new();
-        let mut wild = Vec::new();
-        for p in pats {
-            if p.is_exact() {
-                let (lo, hi) = ords(&format!("{}{SEP}", p.0), &format!("{}\u{20}", p.0))?;
-                if lo < hi {
-                    ranges.push((lo, hi));
-                }
-            } else {
-                wild.push(p.regex());
-            }
-        }
-        let set = if wild.is_empty() {
-            None
-        } else {
+        let mut exact: Vec<String> = pats
+            .iter()
+            .filter(|p| p.is_exact())
+            .map(|p| p.0.clone())
+            .collect();
+        let wild: Vec<String> = pats
+            .iter()
+            .filter(|p| !p.is_exact())
+            .map(|p| p.regex())
+            .collect();
+        if !wild.is_empty() {
             let re = regex::Regex::new(&format!("^(?:{})$", wild.join("|")))
                 .map_err(|e| StoreError::Query(e.to_string()))?;
-            let mut set = vec![0u64; (n as usize).div_ceil(64)];
-            let mut stream = dict
-                .stream()
-                .map_err(|e| StoreError::io("fast field dictionary", e))?;
+            let inverted = seg.inverted_index(paths_field)?;
+            let mut stream = inverted.terms().stream().map_err(dict_io)?;
             while stream.advance() {
-                let key = String::from_utf8_lossy(stream.key());
-                let path = key.split(SEP).next().unwrap_or("");
-                if re.is_match(path) {
-                    let o = stream.term_ord();
-                    set[(o / 64) as usize] |= 1 << (o % 64);
+                let path = String::from_utf8_lossy(stream.key());
+                if re.is_match(&path) && !exact.iter().any(|e| *e == path) {
+                    exact.push(path.into_owned());
                 }
             }
-            Some(set)
-        };
+        }
+        let mut ranges = Vec::new();
+        for p in exact {
+            let (lo, hi) = ords(&format!("{p}{SEP}"), &format!("{p}\u{20}"))?;
+            if lo < hi {
+                ranges.push((lo, hi));
+            }
+        }
         Ok(KvAccess {
             col: Some(col.clone()),
             ranges,
-            set,
+            cache: Default::default(),
         })
     }
 
     fn wants(&self, o: u64) -> bool {
         self.ranges.iter().any(|&(lo, hi)| o >= lo && o < hi)
-            || self.set.as_ref().is_some_and(|s| {
-                s.get((o / 64) as usize)
-                    .is_some_and(|w| w & (1 << (o % 64)) != 0)
-            })
     }
 
-    fn values(&self, doc: u32, buf: &mut Vec<u8>, out: &mut Vec<String>) -> Result<(), StoreError> {
+    fn values(
+        &mut self,
+        doc: u32,
+        buf: &mut Vec<u8>,
+        out: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
         let Some(col) = &self.col else {
             return Ok(());
         };
-        if self.ranges.is_empty() && self.set.is_none() {
+        if self.ranges.is_empty() {
             return Ok(());
         }
         for o in col.term_ords(doc) {
-            if !self.wants(o) {
+            if !self.ranges.iter().any(|&(lo, hi)| o >= lo && o < hi) {
                 continue;
             }
-            buf.clear();
-            col.dictionary()
-                .ord_to_term(o, buf)
-                .map_err(|e| StoreError::io("fast field dictionary", e))?;
-            let text = String::from_utf8_lossy(buf);
-            let value = text.split_once(SEP).map_or("", |(_, v)| v);
-            if !out.iter().any(|x| x == value) {
-                out.push(value.to_string());
+            let value = match self.cache.get(&o) {
+                Some(v) => v.clone(),
+                None => {
+                    buf.clear();
+                    col.dictionary().ord_to_term(o, buf).map_err(dict_io)?;
+                    let text = String::from_utf8_lossy(buf);
+                    let v = text.split_once(SEP).map_or("", |(_, v)| v).to_string();
+                    if self.cache.len() < VALUE_CACHE {
+                        self.cache.insert(o, v.clone());
+                    }
+                    v
+                }
+            };
+            if !out.contains(&value) {
+                out.push(value);
             }
         }
         Ok(())
@@ -1009,7 +1062,7 @@ impl Backend for TantivyStore {
                 };
                 let counted = match column {
                     Some(_) => count_column(weight.as_ref(), seg, &col, &mut out)?,
-                    None => count_kv(weight.as_ref(), seg, &col, field, &mut out)?,
+                    None => count_kv(weight.as_ref(), seg, &col, self.f.paths, field, &mut out)?,
                 };
                 for (value, n) in counted {
                     *out.counts.entry(value).or_default() += n;
