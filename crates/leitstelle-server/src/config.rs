@@ -207,6 +207,8 @@ pub struct StoreConfig {
     pub commit_interval_ms: u64,
     /// Indexing memory per open partition (tenant × day) writer, in MiB (at least 15).
     pub writer_memory_mb: usize,
+    /// Indexing threads per partition writer (more use more cores and memory).
+    pub writer_threads: usize,
     /// Days of events kept per tenant (0: no limit by age).
     pub retention_days: u32,
     /// Bytes of events kept per tenant (0: no limit by size; the newest day is never dropped).
@@ -222,6 +224,7 @@ impl Default for StoreConfig {
         StoreConfig {
             commit_interval_ms: 1000,
             writer_memory_mb: 64,
+            writer_threads: 1,
             retention_days: 30,
             retention_bytes: 0,
             retention_check_secs: 3600,
@@ -294,8 +297,15 @@ impl Config {
 
     /// Checks what serde cannot: values that depend on each other.
     pub fn check(&self) -> Result<(), String> {
-        if self.store.writer_memory_mb < 15 || self.store.writer_memory_mb > 4000 {
-            return Err("store.writer_memory_mb must be between 15 and 4000".into());
+        if self.store.writer_threads == 0 || self.store.writer_threads > 64 {
+            return Err("store.writer_threads must be between 1 and 64".into());
+        }
+        if self.store.writer_memory_mb < 15 * self.store.writer_threads
+            || self.store.writer_memory_mb > 4000
+        {
+            return Err(
+                "store.writer_memory_mb must be between 15 × writer_threads and 4000".into(),
+            );
         }
         if self.store.commit_interval_ms == 0 || self.store.retention_check_secs == 0 {
             return Err(

@@ -135,6 +135,7 @@ pub fn open_store(
         profiles,
         leitstelle_store::TantivyOptions {
             writer_memory_bytes: config.writer_memory_mb << 20,
+            writer_threads: config.writer_threads,
             ..leitstelle_store::TantivyOptions::default()
         },
     )

@@ -1050,6 +1050,10 @@ fn time_queries(args: &Args) {
 
 // ---------------------------------------------------------------------------------------
 
+/// The server's allocator, so the figures match what `leitstelle serve` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args = parse_args();
     if args.sample {
@@ -1085,7 +1089,19 @@ fn main() {
     let fstype = fs_type(&dir);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let n = args.events;
-    let opts = TantivyOptions::default();
+    let mut opts = TantivyOptions::default();
+    if let Some(t) = std::env::var("STORE_WRITER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.writer_threads = t;
+    }
+    if let Some(m) = std::env::var("STORE_WRITER_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        opts.writer_memory_bytes = m << 20;
+    }
     println!(
         "store bench: {n} events, batch {}, commit every {} s, {} hosts, {} tenants, {cores} cores",
         args.batch, args.commit_secs, args.hosts, args.tenants

@@ -10,7 +10,7 @@ use leitstelle_profile::ProfileSet;
 use leitstelle_query::{Expr, Pred};
 
 use crate::exec::{self, Backend, Filter, PathMatcher, Row, ValueTest, values_of};
-use crate::model::{FieldResolver, NewEvent, PathPattern, pairs, words};
+use crate::model::{FieldResolver, NewEvent, PathPattern, is_meta_path, pairs, words};
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
     day_name, day_of,
@@ -95,7 +95,10 @@ fn eval(r: &FieldResolver, expr: &Expr, pairs: &[(String, String)]) -> Result<bo
         Expr::Any(Pred::Term(t) | Pred::Phrase(t)) => {
             let want: Vec<String> = words(t).collect();
             !want.is_empty()
-                && pairs.iter().any(|(_, v)| {
+                && pairs.iter().any(|(p, v)| {
+                    if is_meta_path(p) {
+                        return false;
+                    }
                     let have: Vec<String> = words(v).collect();
                     have.windows(want.len()).any(|w| w == want.as_slice())
                 })

@@ -222,6 +222,25 @@ pub fn meta_path(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether a pair's path is one of the meta pseudo paths (`@host`…). Bare words and phrases
+/// search the event's own values only, not these.
+pub fn is_meta_path(path: &str) -> bool {
+    matches!(
+        path,
+        "@tenant"
+            | "@host"
+            | "@user"
+            | "@level"
+            | "@source"
+            | "@kind"
+            | "@logsource"
+            | "@product"
+            | "@service"
+            | "@category"
+            | "@event_id"
+    )
+}
+
 /// Cuts `s` to at most [`VALUE_CAP`] bytes on a character boundary.
 pub fn cap(s: &str) -> &str {
     if s.len() <= VALUE_CAP {

@@ -15,7 +15,8 @@
 //! - `kn`: one term per numeric value, `path\u{1f}` + the order-preserving hex of the number
 //!   (numeric ranges);
 //! - `_paths`: the paths present (`_exists_`);
-//! - `all`: the words of every value, with positions (bare terms and phrases);
+//! - `all`: the words of every value of the event's own tree (not the meta fields), with
+//!   positions (bare terms and phrases);
 //! - typed fast fields `_seq`, `_time`, `_event_id`, `_tenant`, `_host`, `_user`, `_level`,
 //!   `_source`, `_logsource` (the last six also serve `count_by`, the fast path of
 //!   `stats count by host` and `top`); `_doc`: the stored document (JSON, lz4-compressed by
@@ -56,7 +57,8 @@ use crate::exec::{
     self, Backend, CountBy, Filter, Row, lower_bound, numeric_bounds, wildcard_regex,
 };
 use crate::model::{
-    FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, numeric, pairs, words,
+    FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, is_meta_path, numeric, pairs,
+    words,
 };
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
@@ -427,8 +429,10 @@ impl TantivyStore {
                 last_path = Some(p);
             }
             // Each value separately: tantivy leaves a position gap between values, so a
-            // phrase never spans two values.
-            doc.add_text(f.all, v);
+            // phrase never spans two values. Meta fields are not words of the event.
+            if !is_meta_path(p) {
+                doc.add_text(f.all, v);
+            }
         }
         doc.add_bytes(f.doc, ev.document().to_string().as_bytes());
         doc
