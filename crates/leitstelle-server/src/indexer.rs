@@ -20,7 +20,7 @@ use leitstelle_store::{EventStore, NewEvent};
 
 use crate::config::StoreConfig;
 use crate::metrics::{Metrics, TenantLabels};
-use crate::pipeline::{RecordFormat, now_ns, parse_context, parse_record};
+use crate::pipeline::{now_ns, parse_context, reparse};
 use crate::record::{Kind, Record};
 
 /// The journal cursor of the event store.
@@ -98,21 +98,8 @@ pub fn stored_event(
     if rec.kind == Kind::Dead {
         return Ok(None);
     }
-    let format = RecordFormat::from_name(rec.format)
-        .ok_or_else(|| format!("unknown format `{}` in journal", rec.format))?;
-    let tenant: Arc<str> = rec.tenant.into();
-    let source: Arc<str> = rec.source.into();
-    let r = parse_record(
-        profiles,
-        ctx,
-        format,
-        &tenant,
-        &source,
-        rec.raw.to_vec(),
-        usize::MAX,
-    );
     // Intake journals an event only after it parsed; failing now means the parser changed.
-    let event = r.outcome?;
+    let event = reparse(profiles, ctx, &rec)?;
     Ok(Some(NewEvent::from_event(
         seq,
         &event,

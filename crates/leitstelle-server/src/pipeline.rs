@@ -524,18 +524,27 @@ fn replay_item(profiles: &ProfileSet, ctx: &ParseContext, seq: u64, payload: &[u
             rec.raw,
         );
     }
-    let Some(format) = RecordFormat::from_name(rec.format) else {
-        return dead(
-            rec.tenant,
-            rec.received_ns,
-            rec.source,
-            format!("unknown format `{}` in journal", rec.format),
-            rec.raw,
-        );
-    };
+    match reparse(profiles, ctx, &rec) {
+        Ok(event) => Item::Event {
+            event,
+            received_ns: rec.received_ns,
+        },
+        Err(reason) => dead(rec.tenant, rec.received_ns, rec.source, reason, rec.raw),
+    }
+}
+
+/// Parses a journaled event record again, with the parser it was received with (detection
+/// replay and the store's indexer). The error is the reason, for a dead letter or a log line.
+pub fn reparse(
+    profiles: &ProfileSet,
+    ctx: &ParseContext,
+    rec: &Record<'_>,
+) -> Result<Event, String> {
+    let format = RecordFormat::from_name(rec.format)
+        .ok_or_else(|| format!("unknown format `{}` in journal", rec.format))?;
     let tenant: Arc<str> = rec.tenant.into();
     let source: Arc<str> = rec.source.into();
-    let r = parse_record(
+    parse_record(
         profiles,
         ctx,
         format,
@@ -543,14 +552,8 @@ fn replay_item(profiles: &ProfileSet, ctx: &ParseContext, seq: u64, payload: &[u
         &source,
         rec.raw.to_vec(),
         usize::MAX,
-    );
-    match r.outcome {
-        Ok(event) => Item::Event {
-            event,
-            received_ns: rec.received_ns,
-        },
-        Err(reason) => dead(rec.tenant, rec.received_ns, rec.source, reason, rec.raw),
-    }
+    )
+    .outcome
 }
 
 const FLUSH_ITEMS: usize = 4096;

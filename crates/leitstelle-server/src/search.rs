@@ -25,6 +25,8 @@ use crate::pipeline::now_ns;
 
 /// Hits per page at most.
 pub const MAX_LIMIT: usize = 10_000;
+/// Hits a page may skip at most (deeper paging: narrow the time range instead).
+pub const MAX_OFFSET: usize = 100_000;
 /// Retro-hunt matches returned at most.
 pub const MAX_RETRO_MATCHES: usize = 10_000;
 
@@ -75,6 +77,11 @@ pub fn build_request(
     offset: Option<usize>,
 ) -> Result<SearchRequest, RequestError> {
     let now = now_ns();
+    if offset.unwrap_or(0) > MAX_OFFSET {
+        return Err(RequestError::Param(format!(
+            "`offset` may be at most {MAX_OFFSET}; narrow the time range to page further"
+        )));
+    }
     let query = leitstelle_query::parse(q).map_err(|e| RequestError::Query {
         column: e.column,
         message: e.to_string(),
@@ -116,6 +123,16 @@ fn store_error(e: StoreError) -> ApiError {
             )
         }
     }
+}
+
+/// Runs store work on the blocking pool; store errors become API errors.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(store_error)
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,10 +179,7 @@ pub async fn search(
     let started = Instant::now();
     let store = Arc::clone(&app.store);
     let r2 = req.clone();
-    let res = tokio::task::spawn_blocking(move || store.search(&r2))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(store_error)?;
+    let res = blocking(move || store.search(&r2)).await?;
     let took = started.elapsed();
     app.metrics.searches.inc();
     app.metrics.search_seconds.observe(took.as_secs_f64());
@@ -213,10 +227,7 @@ pub async fn field_stats(
     let store = Arc::clone(&app.store);
     let n = p.n.unwrap_or(10).clamp(1, 1000);
     let field = p.field;
-    let res = tokio::task::spawn_blocking(move || store.field_stats(&req, &field, n))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(store_error)?;
+    let res = blocking(move || store.field_stats(&req, &field, n)).await?;
     app.metrics.searches.inc();
     Ok(Json(res).into_response())
 }
@@ -352,7 +363,7 @@ pub async fn retrohunt_handler(
     let max = body.limit.unwrap_or(1000).clamp(1, MAX_RETRO_MATCHES);
     let app2 = Arc::clone(&app);
     let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || {
+    let res = blocking(move || {
         let profiles = &app2.profiles;
         if body.rules.is_empty() {
             let state = app2.rules.load_full();
@@ -373,9 +384,7 @@ pub async fn retrohunt_handler(
             Ok(r)
         }
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(store_error)?;
+    .await?;
     app.metrics.searches.inc();
     app.metrics
         .search_seconds

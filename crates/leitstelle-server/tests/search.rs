@@ -139,6 +139,8 @@ async fn search_field_stats_retrohunt_and_tenant_scope() {
     assert!(v["error"].as_str().unwrap_or("").contains("column"), "{v}");
     let (st, v) = get_json(&s.admin, &search_url(&s.base, "*", "&from=yesterday")).await;
     assert_eq!(st, 400, "{v}");
+    let (st, v) = get_json(&s.admin, &search_url(&s.base, "*", "&offset=1000000000000")).await;
+    assert_eq!(st, 400, "{v}");
 
     // Field statistics for the sidebar.
     let (st, v) = get_json(

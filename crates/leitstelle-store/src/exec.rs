@@ -308,8 +308,7 @@ pub(crate) fn search(b: &dyn Backend, req: &SearchRequest) -> Result<SearchResul
         return Ok(SearchResult::default());
     }
     if let Some(agg) = p.agg {
-        let mut table = aggregate(b, &f, agg)?;
-        let total = b.count(&f)?;
+        let (mut table, total) = aggregate(b, &f, agg)?;
         post_table(&mut table, &p)?;
         table.rows.truncate(TABLE_CAP);
         return Ok(SearchResult {
@@ -532,8 +531,8 @@ impl Acc {
 /// A group of an aggregation: (time bucket, `by` values).
 type GroupKey = (i64, Vec<String>);
 
-/// Runs `stats`, `top` or `timechart`.
-fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, StoreError> {
+/// Runs `stats`, `top` or `timechart`; returns the table and the matching events.
+fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<(Table, u64), StoreError> {
     let (aggs, by, span, top): (Vec<Agg>, Vec<String>, Option<u64>, Option<usize>) = match stage {
         Stage::Stats { aggs, by } => (aggs.clone(), by.clone(), None, None),
         Stage::Top { n, field } => (
@@ -589,7 +588,9 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
     } else {
         None
     };
+    let mut total = 0u64;
     if let Some(cb) = fast {
+        total = cb.total;
         for (v, n) in cb.counts {
             groups.insert(
                 (0, vec![v]),
@@ -598,6 +599,7 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
         }
     } else {
         b.visit(f, &patterns, &mut |r| {
+            total += 1;
             let bucket = span_ns.map_or(0, |s| r.time_ns.div_euclid(s) * s);
             // Every combination of the by-fields' values; events without one are left out.
             let mut keys: Vec<Vec<String>> = vec![Vec::new()];
@@ -637,7 +639,6 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
     if let Some(n) = top {
         entries.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.1.cmp(&b.0.1)));
         entries.truncate(n);
-        let total: u64 = b.count(f)?;
         columns.push("count".into());
         columns.push("percent".into());
         let rows = entries
@@ -654,7 +655,7 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
                 row
             })
             .collect();
-        return Ok(Table { columns, rows });
+        return Ok((Table { columns, rows }, total));
     }
     entries.sort_by(|a, b| {
         a.0.0.cmp(&b.0.0).then_with(|| {
@@ -679,7 +680,7 @@ fn aggregate(b: &dyn Backend, f: &Filter<'_>, stage: &Stage) -> Result<Table, St
             row
         })
         .collect();
-    Ok(Table { columns, rows })
+    Ok((Table { columns, rows }, total))
 }
 
 /// Top values of one field over the matching events.

@@ -33,8 +33,8 @@ use std::collections::BTreeMap;
 pub use leitstelle_query as query;
 pub use memory::MemoryStore;
 pub use model::{
-    FieldResolver, META, NewEvent, PathPattern, SEP, VALUE_CAP, cap, encode_f64, meta_path,
-    numeric, pairs, words,
+    FieldResolver, MAX_WORD, META, NewEvent, PathPattern, SEP, VALUE_CAP, cap, encode_f64,
+    is_meta_path, meta_path, numeric, pairs, words,
 };
 pub use tantivy_store::{TantivyOptions, TantivyStore};
 
