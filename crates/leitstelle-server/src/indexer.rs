@@ -52,6 +52,7 @@ impl Indexer {
             metrics,
             config,
             stop: Arc::clone(&stop),
+            broken: AtomicBool::new(false),
         };
         let handle = std::thread::Builder::new()
             .name("indexer".into())
@@ -84,6 +85,8 @@ struct Worker {
     metrics: Arc<Metrics>,
     config: StoreConfig,
     stop: Arc<AtomicBool>,
+    /// Set when adding to the store failed: nothing is committed any more.
+    broken: AtomicBool,
 }
 
 /// The store's view of one journal record; `None` for dead letters (kept by the control
@@ -121,6 +124,15 @@ impl Worker {
         let mut ctx = parse_context();
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
+            if self.broken.load(Ordering::SeqCst) {
+                // Nothing more is committed, so the journal keeps every event not yet
+                // stored; the next start indexes them.
+                if stopping {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
             match self.journal.reader(next) {
                 Ok(reader) => {
                     let end = reader.end_seq();
@@ -145,6 +157,9 @@ impl Worker {
                         }
                         if batch.len() >= BATCH {
                             uncommitted |= self.add(std::mem::take(&mut batch));
+                            if self.broken.load(Ordering::SeqCst) {
+                                break;
+                            }
                             if last_commit.elapsed() >= interval {
                                 self.commit(next);
                                 last_commit = Instant::now();
@@ -195,15 +210,20 @@ impl Worker {
                 true
             }
             Err(e) => {
-                // The events stay in the journal; the next start reads them again.
+                // Committing past these events would lose them: stop indexing instead (the
+                // journal keeps them until a restart indexes them).
                 self.metrics.store_errors.inc();
-                tracing::error!(error = %e, "adding events to the store");
+                self.broken.store(true, Ordering::SeqCst);
+                tracing::error!(error = %e, "adding events to the store failed; indexing stops until the server restarts (the journal keeps the events)");
                 false
             }
         }
     }
 
     fn commit(&self, next: u64) {
+        if self.broken.load(Ordering::SeqCst) {
+            return;
+        }
         if let Err(e) = self.store.commit(next) {
             self.metrics.store_errors.inc();
             tracing::error!(error = %e, "committing the event store");

@@ -13,6 +13,9 @@ pub const SEP: char = '\u{1f}';
 /// Words longer than this many bytes are not indexed as words.
 pub const MAX_WORD: usize = 128;
 
+/// How far ahead of its receive time an event's own timestamp may be (one day).
+pub const MAX_FUTURE_NS: i64 = 86_400 * 1_000_000_000;
+
 /// One event as handed to the store: the parsed tree plus the meta fields the store keeps in
 /// typed columns.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20,8 +23,8 @@ pub struct NewEvent {
     /// The journal sequence number: unique per store, the key of exactly-once indexing.
     pub seq: u64,
     pub tenant: String,
-    /// Event time (the source's timestamp, or the receive time when it has none), ns since
-    /// the Unix epoch. Partitions and time ranges use it.
+    /// Event time (the source's timestamp, or the receive time when it has none or it is more
+    /// than a day in the future), ns since the Unix epoch. Partitions and time ranges use it.
     pub time_ns: i64,
     pub received_ns: i64,
     /// The intake it came through (`api`, `syslog:udp:…`, `_bulk`, a file name…).
@@ -82,7 +85,12 @@ impl NewEvent {
         NewEvent {
             seq,
             tenant: event.tenant.to_string(),
-            time_ns: event.timestamp.unwrap_or(received_ns),
+            // A timestamp more than a day ahead of receipt is a wrong clock (or a hostile
+            // sender spreading events over far-future days): the receive time counts.
+            time_ns: event
+                .timestamp
+                .filter(|t| t.saturating_sub(received_ns) <= MAX_FUTURE_NS)
+                .unwrap_or(received_ns),
             received_ns,
             source: source.to_string(),
             kind: event.source.as_str().to_string(),
@@ -454,6 +462,28 @@ mod tests {
         assert!(has("@host", "WS1") && has("@event_id", "4688"));
         assert!(has("@logsource", "windows/*/process_creation"));
         assert!(!p.iter().any(|(k, _)| k == "a.z"));
+    }
+
+    #[test]
+    fn far_future_timestamps_fall_back_to_the_receive_time() {
+        let profiles = ProfileSet::builtin();
+        let mut event = Event::new(leitstelle_event::SourceKind::Json, json!({"a": 1}));
+        let received = 1_000 * MAX_FUTURE_NS;
+        event.timestamp = Some(received + MAX_FUTURE_NS);
+        assert_eq!(
+            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            received + MAX_FUTURE_NS
+        );
+        event.timestamp = Some(received + MAX_FUTURE_NS + 1);
+        assert_eq!(
+            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            received
+        );
+        event.timestamp = Some(7);
+        assert_eq!(
+            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            7
+        );
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub struct TantivyOptions {
     pub writer_threads: usize,
     /// Merge threads per partition writer.
     pub merge_threads: usize,
+    /// Partition writers open at once at most; opening one more first commits and closes
+    /// the least recently used (events spread over many days, or many tenants).
+    pub max_open_writers: usize,
 }
 
 impl Default for TantivyOptions {
@@ -87,6 +90,7 @@ impl Default for TantivyOptions {
             writer_memory_bytes: 64 << 20,
             writer_threads: 1,
             merge_threads: 1,
+            max_open_writers: 64,
         }
     }
 }
@@ -172,6 +176,10 @@ struct Partition {
     pending: AtomicU64,
     /// Commits since this partition last got a document.
     idle_commits: std::sync::atomic::AtomicU32,
+    /// The largest sequence number added since the writer was opened.
+    max_added: AtomicU64,
+    /// When this partition last got a document (the store's add counter).
+    last_used: AtomicU64,
 }
 
 /// The embedded tantivy event store. See the module docs.
@@ -185,6 +193,8 @@ pub struct TantivyStore {
     committed: AtomicU64,
     /// Serialises commits and retention (which both walk every partition's writer).
     maintenance: Mutex<()>,
+    /// Counts `add` calls (for least-recently-used writer closing).
+    adds: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -285,6 +295,7 @@ impl TantivyStore {
             parts: RwLock::new(BTreeMap::new()),
             committed: AtomicU64::new(committed.max(1)),
             maintenance: Mutex::new(()),
+            adds: AtomicU64::new(0),
         };
         let rd = fs::read_dir(root)
             .map_err(|e| StoreError::io(format!("list {}", root.display()), e))?;
@@ -361,6 +372,8 @@ impl TantivyStore {
             watermark: AtomicU64::new(watermark),
             pending: AtomicU64::new(0),
             idle_commits: std::sync::atomic::AtomicU32::new(0),
+            max_added: AtomicU64::new(0),
+            last_used: AtomicU64::new(0),
         }))
     }
 
@@ -652,8 +665,43 @@ impl TantivyStore {
         Ok(())
     }
 
-    /// Counts per value of one field: the fast path of `top` and `stats count by` (see
-    /// [`Backend::count_by`]).
+    /// Before a writer is opened for `new`: when `max_open_writers` are open, commits and
+    /// closes the least recently used one. Its commit records the watermark "every event of
+    /// this partition below its largest added sequence number + 1 is in", which holds
+    /// because events arrive in sequence order; replay after a crash then skips exactly them.
+    fn make_room(&self, new: &Partition) -> Result<(), StoreError> {
+        let parts: Vec<Arc<Partition>> = self.parts_read().values().cloned().collect();
+        let open: Vec<&Arc<Partition>> = parts
+            .iter()
+            .filter(|p| !std::ptr::eq(p.as_ref(), new) && lock(&p.writer).is_some())
+            .collect();
+        if open.len() < self.opts.max_open_writers.max(1) {
+            return Ok(());
+        }
+        let Some(victim) = open
+            .iter()
+            .min_by_key(|p| p.last_used.load(Ordering::SeqCst))
+        else {
+            return Ok(());
+        };
+        let mut w = lock(&victim.writer);
+        if let Some(mut writer) = w.take() {
+            if victim.pending.load(Ordering::SeqCst) > 0 {
+                let wm = (victim.max_added.load(Ordering::SeqCst) + 1)
+                    .max(victim.watermark.load(Ordering::SeqCst));
+                let mut prepared = writer.prepare_commit()?;
+                prepared.set_payload(&wm.to_string());
+                prepared.commit()?;
+                victim.watermark.store(wm, Ordering::SeqCst);
+                victim.pending.store(0, Ordering::SeqCst);
+            }
+            writer.wait_merging_threads()?;
+            victim.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Calls `sink` with each matching event of one partition and the values of `fields`.
     fn visit_partition(
         &self,
         base: &dyn Query,
@@ -1105,8 +1153,13 @@ impl EventStore for TantivyStore {
                 .or_default()
                 .push(e);
         }
+        let tick = self.adds.fetch_add(1, Ordering::SeqCst);
         for ((tenant, day), evs) in groups {
             let p = self.partition(&tenant, day)?;
+            p.last_used.store(tick, Ordering::SeqCst);
+            if lock(&p.writer).is_none() {
+                self.make_room(&p)?;
+            }
             let mut w = lock(&p.writer);
             if w.is_none() {
                 let opts = tantivy::indexer::IndexWriterOptions::builder()
@@ -1129,6 +1182,7 @@ impl EventStore for TantivyStore {
                 }
                 writer.add_document(self.document(&e))?;
                 p.pending.fetch_add(1, Ordering::SeqCst);
+                p.max_added.fetch_max(e.seq, Ordering::SeqCst);
             }
         }
         Ok(())
