@@ -16,14 +16,9 @@ use serde_json::{Value, json};
 /// Where to search: a data directory, or a server.
 #[derive(Args, Debug)]
 pub struct Target {
-    /// Data directory to search directly (every tenant in it, unless --tenant narrows).
-    #[arg(
-        long,
-        env = "LEITSTELLE_DATA_DIR",
-        value_name = "DIR",
-        default_value = "leitstelle-data"
-    )]
-    data_dir: PathBuf,
+    /// Searched directly (every tenant in it, unless --tenant narrows) without --server.
+    #[command(flatten)]
+    dir: crate::server_cmd::DataDir,
     /// Search a running server at this HTTP address instead (needs --token).
     #[arg(long, value_name = "ADDR:PORT")]
     server: Option<String>,
@@ -196,7 +191,7 @@ pub fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         }
         v
     } else {
-        let store = open_store(&t.data_dir)?;
+        let store = open_store(&t.dir.data_dir)?;
         let tenants = local_tenants(&store, &t.tenants)?;
         let req = build_request(
             tenants,
@@ -277,7 +272,7 @@ pub fn retro(args: RetrohuntArgs) -> anyhow::Result<ExitCode> {
         }
         v
     } else {
-        let store = open_store(&t.data_dir)?;
+        let store = open_store(&t.dir.data_dir)?;
         let profiles = leitstelle_profile::ProfileSet::builtin();
         let set = leitstelle_hunt::load_rules(&args.rules, &LoadOptions::default())?;
         for d in &set.diagnostics {

@@ -41,7 +41,7 @@ pub struct DataDir {
         value_name = "DIR",
         default_value = "leitstelle-data"
     )]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -317,12 +317,9 @@ pub(crate) fn search(b: &dyn Backend, req: &SearchRequest) -> Result<SearchResul
             table: Some(table),
         });
     }
-    let total = b.count(&f)?;
     let head = p.head.unwrap_or(usize::MAX);
     let take = req.limit.min(head.saturating_sub(req.offset));
-    let events = if take == 0 {
-        Vec::new()
-    } else if let Some(keys) = p.sort {
+    let (total, events) = if let Some(keys) = p.sort.filter(|_| take > 0) {
         let fields: Vec<Vec<PathPattern>> = keys
             .iter()
             .map(|k| b.resolver().resolve(&k.field))
@@ -355,15 +352,19 @@ pub(crate) fn search(b: &dyn Backend, req: &SearchRequest) -> Result<SearchResul
             }
             (b.1, b.2).cmp(&(a.1, a.2))
         });
+        // The sort visited every match: no separate count.
+        let total = rows.len() as u64;
         let keys: Vec<(String, u64)> = rows
             .into_iter()
             .skip(req.offset)
             .take(take)
             .map(|r| (r.3, r.2))
             .collect();
-        b.fetch(&keys)?
+        (total, b.fetch(&keys)?)
+    } else if take == 0 {
+        (b.count(&f)?, Vec::new())
     } else {
-        b.newest(&f, req.offset, take)?
+        (b.count(&f)?, b.newest(&f, req.offset, take)?)
     };
     let project = p.fields.map(|names| {
         names

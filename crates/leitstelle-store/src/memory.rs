@@ -57,6 +57,11 @@ impl MemoryStore {
     }
 }
 
+/// The bytes an event counts for in retention and usage: its document as JSON.
+fn doc_size(e: &NewEvent) -> u64 {
+    e.document().to_string().len() as u64
+}
+
 /// Whether an event with these pairs satisfies `expr`.
 fn eval(r: &FieldResolver, expr: &Expr, pairs: &[(String, String)]) -> Result<bool, StoreError> {
     Ok(match expr {
@@ -231,16 +236,15 @@ impl EventStore for MemoryStore {
         tenants.dedup();
         for t in tenants {
             let pol = policy(&t);
-            let size = |e: &NewEvent| e.document().to_string().len() as u64;
             let mut days: Vec<(i64, u64, u64)> = Vec::new();
             for e in st.committed.iter().filter(|e| e.tenant == t) {
                 let d = day_of(e.time_ns);
                 match days.iter_mut().find(|x| x.0 == d) {
                     Some(x) => {
                         x.1 += 1;
-                        x.2 += size(e);
+                        x.2 += doc_size(e);
                     }
-                    None => days.push((d, 1, size(e))),
+                    None => days.push((d, 1, doc_size(e))),
                 }
             }
             days.sort();
@@ -283,7 +287,7 @@ impl EventStore for MemoryStore {
                 }
             };
             out[i].events += 1;
-            out[i].bytes += e.document().to_string().len() as u64;
+            out[i].bytes += doc_size(e);
         }
         for u in &mut out {
             let mut days: Vec<i64> = st

@@ -40,11 +40,11 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, EnableScoring, InvertedIndexRangeQuery, Occur, PhraseQuery,
-    Query, RangeQuery, RegexQuery, TermQuery,
+    Query, RangeQuery, RegexQuery, TermQuery, Weight,
 };
 use tantivy::schema::{
-    BytesOptions, FAST, Field, INDEXED, IndexRecordOption, NumericOptions, Schema,
-    TextFieldIndexing, TextOptions, Value as _,
+    BytesOptions, FAST, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing,
+    TextOptions, Value as _,
 };
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -158,7 +158,6 @@ fn schema() -> (Schema, Fields) {
         ),
         doc: b.add_bytes_field("_doc", BytesOptions::default().set_stored()),
     };
-    let _ = INDEXED;
     (b.build(), f)
 }
 
@@ -180,6 +179,35 @@ struct Partition {
     max_added: AtomicU64,
     /// When this partition last got a document (the store's add counter).
     last_used: AtomicU64,
+}
+
+impl Partition {
+    /// Commits what the writer got, with `watermark` as the commit's payload, and lets the
+    /// reader see it.
+    fn commit(&self, writer: &mut IndexWriter, watermark: u64) -> Result<(), StoreError> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&watermark.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.watermark.store(watermark, Ordering::SeqCst);
+        self.pending.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Closes the writer (freeing its memory and threads) once its merges are done, and lets
+    /// the reader see the merged segments (releasing the files they replaced).
+    fn close(&self, writer: IndexWriter) -> Result<(), StoreError> {
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Matches of `q` in this partition: the searcher and the query's weight.
+    fn weight(&self, q: &dyn Query) -> Result<(tantivy::Searcher, Box<dyn Weight>), StoreError> {
+        let searcher = self.reader.searcher();
+        let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        Ok((searcher, weight))
+    }
 }
 
 /// The embedded tantivy event store. See the module docs.
@@ -623,34 +651,26 @@ impl TantivyStore {
             .ok_or_else(|| StoreError::Corrupt("stored document fields".into()))
     }
 
-    /// Commits the partition writers and writes `COMMITTED`. Writers of partitions that got
-    /// nothing since the last commit are closed (their memory freed).
+    /// Commits the partition writers and writes `COMMITTED`. Writers of partitions idle for
+    /// [`IDLE_COMMITS_BEFORE_CLOSE`] commits are closed.
     fn commit_inner(&self, watermark: u64) -> Result<(), StoreError> {
         let _m = lock(&self.maintenance);
         let parts: Vec<Arc<Partition>> = self.parts_read().values().cloned().collect();
         for p in &parts {
             let mut w = lock(&p.writer);
             if p.pending.load(Ordering::SeqCst) == 0 {
-                // Idle for a while (yesterday's partition, a quiet tenant): free the writer's
-                // memory and threads, and let the reader see the merged segments (and release
-                // the files merges replaced).
+                // Idle for a while (yesterday's partition, a quiet tenant).
                 let idle = p.idle_commits.fetch_add(1, Ordering::SeqCst) + 1;
                 if idle >= IDLE_COMMITS_BEFORE_CLOSE
                     && let Some(writer) = w.take()
                 {
-                    writer.wait_merging_threads()?;
-                    p.reader.reload()?;
+                    p.close(writer)?;
                 }
                 continue;
             }
             p.idle_commits.store(0, Ordering::SeqCst);
             if let Some(writer) = w.as_mut() {
-                let mut prepared = writer.prepare_commit()?;
-                prepared.set_payload(&watermark.to_string());
-                prepared.commit()?;
-                p.reader.reload()?;
-                p.watermark.store(watermark, Ordering::SeqCst);
-                p.pending.store(0, Ordering::SeqCst);
+                p.commit(writer, watermark)?;
             }
         }
         let tmp = self.root.join("COMMITTED.tmp");
@@ -689,14 +709,9 @@ impl TantivyStore {
             if victim.pending.load(Ordering::SeqCst) > 0 {
                 let wm = (victim.max_added.load(Ordering::SeqCst) + 1)
                     .max(victim.watermark.load(Ordering::SeqCst));
-                let mut prepared = writer.prepare_commit()?;
-                prepared.set_payload(&wm.to_string());
-                prepared.commit()?;
-                victim.watermark.store(wm, Ordering::SeqCst);
-                victim.pending.store(0, Ordering::SeqCst);
+                victim.commit(&mut writer, wm)?;
             }
-            writer.wait_merging_threads()?;
-            victim.reader.reload()?;
+            victim.close(writer)?;
         }
         Ok(())
     }
@@ -710,9 +725,7 @@ impl TantivyStore {
         fields: &[Vec<PathPattern>],
         sink: &mut dyn FnMut(Row<'_>),
     ) -> Result<(), StoreError> {
-        let searcher = p.reader.searcher();
-        let q = self.partition_query(base, f, p);
-        let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let (searcher, weight) = p.weight(self.partition_query(base, f, p).as_ref())?;
         for seg in searcher.segment_readers() {
             let ff = seg.fast_fields();
             let times: Column<i64> = ff.i64("_time")?;
@@ -751,6 +764,11 @@ impl TantivyStore {
     }
 }
 
+/// The value part of a `kv` entry (`path\u{1f}value`).
+fn kv_value(entry: &str) -> &str {
+    entry.split_once(SEP).map_or("", |(_, v)| v)
+}
+
 /// A regex query over a field's terms; a pattern too large to compile is the user's error.
 fn regex_query(pattern: &str, field: Field) -> Result<RegexQuery, StoreError> {
     RegexQuery::from_pattern(pattern, field)
@@ -786,7 +804,7 @@ fn dict_io(e: std::io::Error) -> StoreError {
 
 /// Counts events per value of a single-valued meta column over one segment's matches.
 fn count_column(
-    weight: &dyn tantivy::query::Weight,
+    weight: &dyn Weight,
     seg: &SegmentReader,
     col: &StrColumn,
     out: &mut CountBy,
@@ -814,7 +832,7 @@ fn count_column(
         .filter(|(_, n)| *n > 0)
         .map(|(o, n)| (o as u64, n))
         .collect();
-    resolve_ords(col, counted, |t| t.to_string())
+    resolve_ords(col, counted, str::to_string)
 }
 
 /// The texts of counted ordinals, looked up in one pass over the dictionary; `text` maps
@@ -841,7 +859,7 @@ fn resolve_ords(
 /// Values of one path are distinct ordinals; an event with the field under several paths
 /// has its values compared as text so each counts once.
 fn count_kv(
-    weight: &dyn tantivy::query::Weight,
+    weight: &dyn Weight,
     seg: &SegmentReader,
     col: &StrColumn,
     paths_field: Field,
@@ -884,7 +902,7 @@ fn count_kv(
     out.present += present;
     let mut res: Vec<(String, u64)> = by_text.into_iter().collect();
     res.extend(resolve_ords(col, by_ord.into_iter().collect(), |t| {
-        t.split_once(SEP).map_or("", |(_, v)| v).to_string()
+        kv_value(t).to_string()
     })?);
     Ok(res)
 }
@@ -991,7 +1009,7 @@ impl KvAccess {
             return Ok(());
         }
         for o in col.term_ords(doc) {
-            if !self.ranges.iter().any(|&(lo, hi)| o >= lo && o < hi) {
+            if !self.wants(o) {
                 continue;
             }
             let value = match self.cache.get(&o) {
@@ -1000,7 +1018,7 @@ impl KvAccess {
                     buf.clear();
                     col.dictionary().ord_to_term(o, buf).map_err(dict_io)?;
                     let text = String::from_utf8_lossy(buf);
-                    let v = text.split_once(SEP).map_or("", |(_, v)| v).to_string();
+                    let v = kv_value(&text).to_string();
                     if self.cache.len() < VALUE_CACHE {
                         self.cache.insert(o, v.clone());
                     }
@@ -1102,9 +1120,8 @@ impl Backend for TantivyStore {
         };
         let mut out = CountBy::default();
         for p in self.scope(f) {
-            let searcher = p.reader.searcher();
-            let q = self.partition_query(base.as_ref(), f, &p);
-            let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            let (searcher, weight) =
+                p.weight(self.partition_query(base.as_ref(), f, &p).as_ref())?;
             for seg in searcher.segment_readers() {
                 let ff = seg.fast_fields();
                 let col = ff.str(column.unwrap_or("kv"))?;
@@ -1218,9 +1235,8 @@ impl EventStore for TantivyStore {
         let filter = Filter::of(req);
         let base = self.build(filter.expr)?;
         for p in self.scope(&filter) {
-            let searcher = p.reader.searcher();
-            let q = self.partition_query(base.as_ref(), &filter, &p);
-            let weight = q.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            let (searcher, weight) =
+                p.weight(self.partition_query(base.as_ref(), &filter, &p).as_ref())?;
             for (ord, seg) in searcher.segment_readers().iter().enumerate() {
                 let mut docs = Vec::new();
                 weight.for_each_no_score(seg, &mut |d| docs.extend_from_slice(d))?;
