@@ -54,6 +54,9 @@ enum Command {
     /// Manage tenants, tokens and users in a data directory (works while the server runs).
     #[command(subcommand)]
     Admin(server_cmd::AdminCommand),
+    /// The audit log: verify its hash chains.
+    #[command(subcommand)]
+    Audit(server_cmd::AuditCommand),
     /// Search stored events with the search language, in a data directory or on a server.
     ///
     /// `field:value`, `field:"a phrase"`, wildcards `field:*mimikatz*`, ranges
@@ -77,6 +80,10 @@ enum RulesCommand {
     /// Ask a running server to load its rule folders again and swap them in without
     /// dropping events (as SIGHUP does).
     Reload(server_cmd::ReloadArgs),
+    /// Import an upstream rule release (a SigmaHQ folder) into the server's stored rules:
+    /// new rules are added, unedited ones take the new text, locally edited ones get the
+    /// upstream text as a change to review; tenant overlays are kept.
+    Import(server_cmd::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -434,6 +441,8 @@ fn main() -> ExitCode {
         Command::Hunt(args) => hunt(*args),
         Command::Rules(RulesCommand::Check(args)) => check(args),
         Command::Rules(RulesCommand::Reload(args)) => server_cmd::reload(args),
+        Command::Rules(RulesCommand::Import(args)) => server_cmd::import(args),
+        Command::Audit(cmd) => server_cmd::audit(cmd),
         Command::Serve(args) => server_cmd::serve(args),
         Command::Admin(cmd) => server_cmd::admin(cmd),
         Command::Search(args) => search_cmd::search(args),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use leitstelle_control::Role;
+use leitstelle_control::{Principal, Role};
 use leitstelle_server::Config;
 
 #[derive(Args, Debug)]
@@ -30,6 +30,15 @@ pub struct ServeArgs {
     /// A Sigma rule folder (SigmaHQ layout); repeatable; replaces the config's folders.
     #[arg(long = "rules", short = 'r', value_name = "DIR")]
     rules: Vec<PathBuf>,
+    /// Keep the control plane (tenants, users, alerts, cases, rules, audit) in PostgreSQL
+    /// (`postgres://user:password@host/db`) instead of SQLite in the data directory.
+    #[arg(
+        long,
+        env = "LEITSTELLE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -42,6 +51,15 @@ pub struct DataDir {
         default_value = "leitstelle-data"
     )]
     pub data_dir: PathBuf,
+    /// The server's PostgreSQL control plane, when it uses one (instead of the SQLite
+    /// database in the data directory).
+    #[arg(
+        long,
+        env = "LEITSTELLE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,7 +121,19 @@ pub enum ScopeCommand {
 pub enum RoleArg {
     /// May only send events.
     Ingest,
-    /// May do everything within its tenant.
+    /// First-line analyst: works the alert queue.
+    Tier1,
+    /// Incident responder: takes escalations, runs cases.
+    Tier2,
+    /// Threat hunter: searches, retro-hunts, opens cases.
+    Hunter,
+    /// Detection engineer: proposes and reviews rule changes, owns suppressions.
+    Engineer,
+    /// SOC manager: triage, cases, SLAs, responsibility matrix, reports, audit.
+    Manager,
+    /// The customer: reads its own tenant and approves changes for it.
+    Customer,
+    /// Everything within its tenants.
     Admin,
 }
 
@@ -111,6 +141,12 @@ impl From<RoleArg> for Role {
     fn from(r: RoleArg) -> Role {
         match r {
             RoleArg::Ingest => Role::Ingest,
+            RoleArg::Tier1 => Role::Tier1,
+            RoleArg::Tier2 => Role::Tier2,
+            RoleArg::Hunter => Role::Hunter,
+            RoleArg::Engineer => Role::Engineer,
+            RoleArg::Manager => Role::Manager,
+            RoleArg::Customer => Role::Customer,
             RoleArg::Admin => Role::Admin,
         }
     }
@@ -148,7 +184,8 @@ pub enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user; prints a generated password on stdout.
+    /// Create a user belonging to TENANT (a provider's staff belong to the provider's
+    /// tenant); prints a generated password on stdout.
     Create {
         name: String,
         #[arg(long)]
@@ -158,6 +195,62 @@ pub enum UserCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Give a user a role in a tenant.
+    Grant {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Take a role away.
+    Revoke {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List users with their roles.
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Set a new generated password (and lift a lockout); prints it on stdout.
+    Password {
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute every tenant's hash chain; report each edited, removed or reordered record.
+    ///
+    /// Exit code 0 when every chain is intact, 2 when tampering was found.
+    Verify {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Print each chain's head (last record and hash), to keep elsewhere as an anchor.
+    Heads {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A rule folder of an upstream release (SigmaHQ layout).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataDir,
 }
 
 #[derive(Args, Debug)]
@@ -175,7 +268,15 @@ fn now_ns() -> i64 {
 }
 
 fn control(dir: &DataDir) -> anyhow::Result<leitstelle_control::Control> {
-    Ok(leitstelle_server::open_control(&dir.data_dir)?)
+    Ok(leitstelle_server::open_control(
+        &dir.data_dir,
+        dir.database_url.as_deref(),
+    )?)
+}
+
+/// Local administration acts as the system: whoever can open the database owns it.
+fn system() -> Principal {
+    Principal::system()
 }
 
 pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
@@ -195,7 +296,7 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             customer,
             dir,
         })) => {
-            if !control(&dir)?.add_scope(&provider, &customer, now_ns())? {
+            if !control(&dir)?.add_scope(&system(), &provider, &customer, now_ns())? {
                 eprintln!("{provider} already covers {customer}");
             }
         }
@@ -204,7 +305,7 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             customer,
             dir,
         })) => {
-            if !control(&dir)?.remove_scope(&provider, &customer)? {
+            if !control(&dir)?.remove_scope(&system(), &provider, &customer, now_ns())? {
                 bail!("{provider} does not cover {customer}");
             }
         }
@@ -220,7 +321,7 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             dir,
         }) => {
             let (_, secret) =
-                control(&dir)?.create_token(&tenant, role.into(), &label, now_ns())?;
+                control(&dir)?.create_token(&system(), &tenant, role.into(), &label, now_ns())?;
             writeln!(out, "{secret}")?;
         }
         AdminCommand::Token(TokenCommand::List { tenant, dir }) => {
@@ -239,7 +340,7 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AdminCommand::Token(TokenCommand::Revoke { id, dir }) => {
-            if !control(&dir)?.revoke_token(id, now_ns())? {
+            if !control(&dir)?.revoke_token(&system(), id, now_ns())? {
                 bail!("no active token with id {id}");
             }
             eprintln!("token {id} revoked");
@@ -251,10 +352,124 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             dir,
         }) => {
             let password = leitstelle_control::random_password()?;
-            control(&dir)?.create_user(&name, &password, &tenant, role.into(), now_ns())?;
+            control(&dir)?.create_user(
+                &system(),
+                &name,
+                &password,
+                &tenant,
+                role.into(),
+                now_ns(),
+            )?;
+            writeln!(out, "{password}")?;
+        }
+        AdminCommand::User(UserCommand::Grant {
+            name,
+            tenant,
+            role,
+            dir,
+        }) => {
+            if !control(&dir)?.set_role(&system(), &name, &tenant, role.into(), true, now_ns())? {
+                eprintln!("{name} already holds that role in {tenant}");
+            }
+        }
+        AdminCommand::User(UserCommand::Revoke {
+            name,
+            tenant,
+            role,
+            dir,
+        }) => {
+            if !control(&dir)?.set_role(&system(), &name, &tenant, role.into(), false, now_ns())? {
+                bail!("{name} does not hold that role in {tenant}");
+            }
+        }
+        AdminCommand::User(UserCommand::List { dir }) => {
+            let c = control(&dir)?;
+            let tenants: Vec<String> = c.tenants()?.into_iter().map(|t| t.name).collect();
+            writeln!(out, "name\ttenant\troles")?;
+            for u in c.users(&tenants)? {
+                let roles: Vec<String> = u
+                    .roles
+                    .iter()
+                    .map(|(t, r)| format!("{}@{t}", r.as_str()))
+                    .collect();
+                writeln!(out, "{}\t{}\t{}", u.name, u.tenant, roles.join(","))?;
+            }
+        }
+        AdminCommand::User(UserCommand::Password { name, dir }) => {
+            let password = leitstelle_control::random_password()?;
+            control(&dir)?.set_password(&system(), &name, &password, now_ns())?;
             writeln!(out, "{password}")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AuditCommand::Verify { dir } => {
+            let (checked, problems) = control(&dir)?.verify_audit()?;
+            for p in &problems {
+                writeln!(out, "{p}")?;
+            }
+            eprintln!(
+                "{checked} audit records checked, {} problem(s)",
+                problems.len()
+            );
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        AuditCommand::Heads { dir } => {
+            for (tenant, seq, hash) in control(&dir)?.audit_heads()? {
+                writeln!(
+                    out,
+                    "{}\t{seq}\t{hash}",
+                    tenant.as_deref().unwrap_or("(system)")
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `leitstelle rules import DIR`: an upstream release into the stored rules.
+pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut texts = Vec::new();
+    for entry in walkdir::WalkDir::new(&args.dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("reading {}", args.dir.display()))?;
+        let p = entry.path();
+        let name = p.display().to_string();
+        if !entry.file_type().is_file()
+            || !p.extension().is_some_and(|x| x == "yml" || x == "yaml")
+            || leitstelle_sigma::skip_by_path(&name, &leitstelle_sigma::LoadOptions::default())
+                .is_some()
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(p).with_context(|| format!("reading {name}"))?;
+        texts.push((name, text));
+    }
+    let report = control(&args.data)?.import_upstream(
+        &system(),
+        &texts,
+        &leitstelle_server::rules::check_rule,
+        now_ns(),
+    )?;
+    for (file, why) in &report.rejected {
+        eprintln!("skipped {file}: {why}");
+    }
+    eprintln!(
+        "{} added, {} updated, {} unchanged, {} locally edited (changes proposed: {:?}), {} skipped",
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.proposed.len(),
+        report.proposed,
+        report.rejected.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -282,6 +497,9 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     }
     if !args.rules.is_empty() {
         cfg.rules.paths = args.rules.clone();
+    }
+    if let Some(url) = &args.database_url {
+        cfg.database_url = Some(url.clone());
     }
     cfg.check()
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;

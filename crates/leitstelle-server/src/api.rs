@@ -6,12 +6,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use leitstelle_control::{AlertFilter, Principal, Role, Status};
+use leitstelle_control::{Perm, Principal};
 use leitstelle_parsers::Format;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,8 +28,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/events", post(post_events))
-        .route("/api/v1/alerts", get(list_alerts))
-        .route("/api/v1/alerts/{id}", get(get_alert))
         .route("/api/v1/rules/reload", post(reload_rules))
         .route("/api/v1/rules", get(rules_status))
         .route("/api/v1/search", get(crate::search::search))
@@ -38,8 +36,13 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/retrohunt",
             axum::routing::post(crate::search::retrohunt_handler),
         )
+        .merge(crate::desk::router())
         .merge(crate::elastic::router())
         .merge(crate::hec::router())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            csrf_guard,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
@@ -68,8 +71,18 @@ impl IntoResponse for ApiError {
 
 impl From<leitstelle_control::ControlError> for ApiError {
     fn from(e: leitstelle_control::ControlError) -> Self {
-        tracing::error!(error = %e, "control database");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        use leitstelle_control::ControlError as E;
+        let status = match &e {
+            E::Forbidden(_) => StatusCode::FORBIDDEN,
+            E::NotFound(_) | E::NoTenant(_) | E::NoUser(_) => StatusCode::NOT_FOUND,
+            E::Conflict(_) | E::TenantExists(_) | E::UserExists(_) => StatusCode::CONFLICT,
+            E::Invalid(_) | E::InvalidName(_) => StatusCode::BAD_REQUEST,
+            _ => {
+                tracing::error!(error = %e, "control plane");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+        };
+        ApiError::new(status, e.to_string())
     }
 }
 
@@ -107,32 +120,134 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-/// Authenticates the caller and checks it holds one of `roles`.
-pub fn authorize(app: &App, headers: &HeaderMap, roles: &[Role]) -> Result<Principal, ApiError> {
-    let Some(token) = token_from_headers(headers) else {
+/// The cookie that carries a console session.
+pub const SESSION_COOKIE: &str = "leitstelle_session";
+/// The header a console request repeats its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session id in a `Cookie` header, if any.
+pub fn session_from_headers(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == SESSION_COOKIE).then(|| v.to_string())
+        })
+}
+
+/// Runs control-plane work on the blocking pool (the control plane is synchronous, and the
+/// PostgreSQL client must not run on a runtime worker); its errors become API errors.
+pub async fn control<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&leitstelle_control::Control) -> leitstelle_control::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || work(&app.control))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// Who is calling: from a token in `Authorization`, else from a console session cookie
+/// (whose CSRF token the [`csrf_guard`] layer has checked on state-changing requests).
+pub async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let unauthorized = |msg: &str| {
         app.metrics.auth_failures.inc();
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing or malformed Authorization header (Bearer TOKEN)",
+        ApiError::new(StatusCode::UNAUTHORIZED, msg)
+    };
+    if headers.contains_key(header::AUTHORIZATION) {
+        let Some(token) = token_from_headers(headers) else {
+            return Err(unauthorized(
+                "missing or malformed Authorization header (Bearer TOKEN)",
+            ));
+        };
+        return control(app, move |c| c.authenticate_token(&token))
+            .await?
+            .ok_or_else(|| unauthorized("invalid or revoked token"));
+    }
+    let Some(session) = session_from_headers(headers) else {
+        return Err(unauthorized(
+            "missing Authorization header (Bearer TOKEN) or session",
         ));
     };
-    match app.control.authenticate_token(&token)? {
-        None => {
-            app.metrics.auth_failures.inc();
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid or revoked token",
-            ))
-        }
-        Some(p) if roles.contains(&p.role) => Ok(p),
-        Some(p) => {
-            app.metrics.auth_failures.inc();
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("role `{}` may not do this", p.role.as_str()),
-            ))
-        }
+    let now = crate::pipeline::now_ns();
+    control(app, move |c| c.authenticate_session(&session, now))
+        .await?
+        .map(|(p, _)| p)
+        .ok_or_else(|| unauthorized("the session has ended; log in again"))
+}
+
+/// Authenticates the caller and checks it may do `perm` in at least one tenant (each
+/// operation checks the tenant it touches).
+pub async fn authorize(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    perm: Perm,
+) -> Result<Principal, ApiError> {
+    let who = authenticate(app, headers).await?;
+    if who.can_somewhere(perm) {
+        Ok(who)
+    } else {
+        app.metrics.auth_failures.inc();
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{} may not {perm:?}", who.actor()),
+        ))
     }
+}
+
+/// Refuses state-changing requests that ride on a session cookie without the session's
+/// CSRF token in `X-CSRF-Token` (requests with a token in `Authorization` carry no ambient
+/// credential and need none).
+pub async fn csrf_guard(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let safe = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let headers = req.headers();
+    if safe || headers.contains_key(header::AUTHORIZATION) {
+        return next.run(req).await;
+    }
+    let Some(session) = session_from_headers(headers) else {
+        return next.run(req).await;
+    };
+    let sent = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let now = crate::pipeline::now_ns();
+    let expected = control(&app, move |c| c.authenticate_session(&session, now)).await;
+    match expected {
+        Ok(Some((_, csrf))) if !sent.is_empty() && constant_time_eq(&csrf, &sent) => {
+            next.run(req).await
+        }
+        Ok(None) => next.run(req).await, // a dead session authenticates nobody anyway
+        Ok(Some(_)) => {
+            app.metrics.auth_failures.inc();
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing or wrong CSRF token (X-CSRF-Token)",
+            )
+            .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The request body, gunzipped when `Content-Encoding: gzip`, within the configured limits.
@@ -249,7 +364,13 @@ async fn post_events(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let received = std::time::Instant::now();
-    let who = authorize(&app, &headers, &[Role::Ingest, Role::Admin])?;
+    let who = authorize(&app, &headers, Perm::Ingest).await?;
+    if !who.can(Perm::Ingest, &who.tenant) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this token may not send events",
+        ));
+    }
     let format = match q.format.as_deref() {
         None => Format::Json,
         Some(f) => Format::from_name(f).ok_or_else(|| {
@@ -305,25 +426,12 @@ async fn post_events(
         .into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AlertsQuery {
-    status: Option<String>,
-    /// Minimum level.
-    level: Option<String>,
-    rule: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<u32>,
-    before: Option<i64>,
-}
-
-fn bad(msg: impl Into<String>) -> ApiError {
+pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, msg)
 }
 
 /// A time for a query parameter: RFC 3339, or nanoseconds since the epoch.
-fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
     }
@@ -331,61 +439,17 @@ fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| bad(format!("`{name}`: not an RFC 3339 time: `{s}`")))
 }
 
-async fn list_alerts(
-    State(app): State<Arc<App>>,
-    Query(q): Query<AlertsQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let who = authorize(&app, &headers, &[Role::Admin])?;
-    let filter = AlertFilter {
-        tenants: who.scope.clone(),
-        status: q
-            .status
-            .as_deref()
-            .map(|s| Status::parse(s).ok_or_else(|| bad(format!("unknown status `{s}`"))))
-            .transpose()?,
-        min_level_rank: q
-            .level
-            .as_deref()
-            .map(|l| {
-                leitstelle_sigma::Level::parse(l)
-                    .map(|l| l as i64)
-                    .ok_or_else(|| bad(format!("unknown level `{l}`")))
-            })
-            .transpose()?,
-        rule_id: q.rule,
-        from_ns: q
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s))
-            .transpose()?,
-        to_ns: q.to.as_deref().map(|s| parse_time("to", s)).transpose()?,
-        limit: q.limit,
-        before_id: q.before,
-    };
-    let page = app.control.alerts(&filter)?;
-    Ok(Json(page).into_response())
-}
-
-async fn get_alert(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let who = authorize(&app, &headers, &[Role::Admin])?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such alert");
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let Some((alert, events)) = app.control.alert(&who.scope, id)? else {
-        return Err(not_found());
-    };
-    Ok(Json(json!({"alert": alert, "events": events})).into_response())
-}
-
 async fn reload_rules(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers, &[Role::Admin])?;
+    let who = authorize(&app, &headers, Perm::Admin).await?;
+    if !who.can_globally(Perm::Admin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "reloading rules needs the operator's admin",
+        ));
+    }
     let app2 = Arc::clone(&app);
     let result = tokio::task::spawn_blocking(move || app2.reload_rules())
         .await
@@ -403,7 +467,7 @@ async fn rules_status(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers, &[Role::Admin])?;
+    authorize(&app, &headers, Perm::ReadRules).await?;
     Ok(Json(rules_json(&app.rules.load())).into_response())
 }
 

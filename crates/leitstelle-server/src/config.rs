@@ -14,6 +14,9 @@ use crate::ServerError;
 pub struct Config {
     /// Where the journal, the control database and the credentials live.
     pub data_dir: PathBuf,
+    /// The control plane (tenants, users, alerts, cases, rules, audit) in PostgreSQL
+    /// (`postgres://user:password@host/db`) instead of SQLite in the data directory.
+    pub database_url: Option<String>,
     pub http: HttpConfig,
     /// Syslog listeners; none in the file means one on `127.0.0.1:5514` (UDP and TCP).
     pub syslog: Vec<SyslogConfig>,
@@ -28,6 +31,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("leitstelle-data"),
+            database_url: None,
             http: HttpConfig::default(),
             syslog: Vec::new(),
             rules: RulesConfig::default(),

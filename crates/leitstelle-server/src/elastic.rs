@@ -22,7 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use leitstelle_control::Role;
+use leitstelle_control::Perm;
 use serde_json::{Value, json};
 
 use crate::App;
@@ -262,7 +262,15 @@ async fn run_bulk(
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
     let received = started;
-    let who = authorize(&app, &headers, &[Role::Ingest, Role::Admin]).map_err(es_error)?;
+    let who = authorize(&app, &headers, Perm::Ingest)
+        .await
+        .map_err(es_error)?;
+    if !who.can(Perm::Ingest, &who.tenant) {
+        return Err(es_error(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this token may not send events",
+        )));
+    }
     let body = decoded_body(&app, &headers, body).map_err(es_error)?;
     let mut actions = parse_bulk(&body, index.as_deref());
     let tenant: Arc<str> = who.tenant.as_str().into();

@@ -26,7 +26,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use leitstelle_control::Role;
+use leitstelle_control::Perm;
 use leitstelle_parsers::Format;
 use serde_json::{Value, json};
 
@@ -65,7 +65,10 @@ async fn health() -> Response {
 type HecReply = (StatusCode, u32, &'static str);
 
 /// Authenticates like HEC: its codes, not the API's.
-fn hec_auth(app: &App, headers: &HeaderMap) -> Result<leitstelle_control::Principal, HecReply> {
+async fn hec_auth(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+) -> Result<leitstelle_control::Principal, HecReply> {
     if headers.get(axum::http::header::AUTHORIZATION).is_none() {
         app.metrics.auth_failures.inc();
         return Err((StatusCode::UNAUTHORIZED, 2, "Token is required"));
@@ -74,12 +77,19 @@ fn hec_auth(app: &App, headers: &HeaderMap) -> Result<leitstelle_control::Princi
         app.metrics.auth_failures.inc();
         return Err((StatusCode::UNAUTHORIZED, 3, "Invalid authorization"));
     }
-    authorize(app, headers, &[Role::Ingest, Role::Admin]).map_err(|e| match e.status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            (StatusCode::FORBIDDEN, 4, "Invalid token")
-        }
-        _ => (StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy"),
-    })
+    let who = authorize(app, headers, Perm::Ingest)
+        .await
+        .map_err(|e| match e.status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                (StatusCode::FORBIDDEN, 4, "Invalid token")
+            }
+            _ => (StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy"),
+        })?;
+    if who.can(Perm::Ingest, &who.tenant) {
+        Ok(who)
+    } else {
+        Err((StatusCode::FORBIDDEN, 4, "Invalid token"))
+    }
 }
 
 /// The first invalid envelope of a request: HEC code, text, and its index.
@@ -125,9 +135,14 @@ impl IntoResponse for Fail {
 }
 
 /// Authenticates (HEC's codes) and decodes the body: the caller's tenant and the body.
-fn accept(app: &App, headers: &HeaderMap, body: Bytes) -> Result<(Arc<str>, Bytes), Fail> {
-    let who =
-        hec_auth(app, headers).map_err(|(status, code, text)| Fail(status, code, text.into()))?;
+async fn accept(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Arc<str>, Bytes), Fail> {
+    let who = hec_auth(app, headers)
+        .await
+        .map_err(|(status, code, text)| Fail(status, code, text.into()))?;
     let body = decoded_body(app, headers, body).map_err(|e| Fail(e.status, 6, e.message))?;
     Ok((who.tenant.as_str().into(), body))
 }
@@ -163,7 +178,7 @@ async fn journal(
 
 async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let received = std::time::Instant::now();
-    let (tenant, body) = match accept(&app, &headers, body) {
+    let (tenant, body) = match accept(&app, &headers, body).await {
         Ok(x) => x,
         Err(f) => return f.into_response(),
     };
@@ -182,7 +197,7 @@ async fn event(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
 
 async fn raw(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let received = std::time::Instant::now();
-    let (tenant, body) = match accept(&app, &headers, body) {
+    let (tenant, body) = match accept(&app, &headers, body).await {
         Ok(x) => x,
         Err(f) => return f.into_response(),
     };

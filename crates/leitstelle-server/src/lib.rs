@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
-use leitstelle_control::{Control, Role};
+use leitstelle_control::{Control, Principal, Role};
 use leitstelle_journal::{Journal, JournalOptions};
 use leitstelle_parsers::Format;
 use leitstelle_profile::ProfileSet;
@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 
 pub mod api;
 pub mod config;
+pub mod desk;
 pub mod elastic;
 pub mod hec;
 pub mod indexer;
@@ -85,8 +86,16 @@ pub struct App {
 
 impl App {
     /// Loads the configured rules again and swaps them in (the running set stays on error).
+    /// Blocks (reads the stored rules): call it on the blocking pool.
     pub fn reload_rules(&self) -> Result<Arc<rules::RuleState>, ServerError> {
-        match rules::reload(&self.config.rules, &self.profiles, &self.rules) {
+        let reloaded = self
+            .control
+            .stored_rules()
+            .map_err(ServerError::from)
+            .and_then(|stored| {
+                rules::reload(&self.config.rules, &self.profiles, &stored, &self.rules)
+            });
+        match reloaded {
             Ok(s) => {
                 self.metrics.rules_loaded.set(s.rules as i64);
                 tracing::info!(
@@ -110,8 +119,13 @@ pub fn control_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.db")
 }
 
-/// Opens the control database of a data directory (creating the directory).
-pub fn open_control(data_dir: &Path) -> Result<Control, ServerError> {
+/// Opens the control plane: PostgreSQL at `database_url` when given, else the SQLite
+/// database of the data directory (creating the directory). Blocks: call it off the async
+/// runtime's workers.
+pub fn open_control(data_dir: &Path, database_url: Option<&str>) -> Result<Control, ServerError> {
+    if let Some(url) = database_url {
+        return Ok(Control::connect(url)?);
+    }
     std::fs::create_dir_all(data_dir).map_err(|source| ServerError::Io {
         what: format!("creating data directory {}", data_dir.display()),
         source,
@@ -158,9 +172,10 @@ pub fn first_start(control: &Control, data_dir: &Path) -> Result<Option<PathBuf>
     let tenant = leitstelle_event::DEFAULT_TENANT;
     control.create_tenant(tenant, now)?;
     let password = leitstelle_control::random_password()?;
-    control.create_user("admin", &password, tenant, Role::Admin, now)?;
-    let (_, ingest) = control.create_token(tenant, Role::Ingest, "initial-ingest", now)?;
-    let (_, admin) = control.create_token(tenant, Role::Admin, "initial-admin", now)?;
+    let sys = Principal::system();
+    control.create_user(&sys, "admin", &password, tenant, Role::Admin, now)?;
+    let (_, ingest) = control.create_token(&sys, tenant, Role::Ingest, "initial-ingest", now)?;
+    let (_, admin) = control.create_token(&sys, tenant, Role::Admin, "initial-admin", now)?;
     let path = credentials_path(data_dir);
     let text = format!(
         "# Leitstelle initial credentials (created {now} ns since the epoch).\n\
@@ -211,8 +226,28 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, ServerError> {
     config.check().map_err(ServerError::Config)?;
     let data_dir = config.data_dir.clone();
-    let control = Arc::new(open_control(&data_dir)?);
-    let credentials = first_start(&control, &data_dir)?;
+    // The control plane is synchronous (and PostgreSQL's client refuses to run on a runtime
+    // worker): everything that touches it here runs on the blocking pool.
+    let (control, credentials, stored_rules) = {
+        let (dir, url) = (data_dir.clone(), config.database_url.clone());
+        let listeners = config.syslog_listeners();
+        tokio::task::spawn_blocking(move || -> Result<_, ServerError> {
+            let control = open_control(&dir, url.as_deref())?;
+            let credentials = first_start(&control, &dir)?;
+            for l in &listeners {
+                if control.tenant(&l.tenant)?.is_none() {
+                    return Err(ServerError::Config(format!(
+                        "syslog listener on {}: no tenant `{}` (create it with `leitstelle admin tenant create`)",
+                        l.listen, l.tenant
+                    )));
+                }
+            }
+            let stored = control.stored_rules()?;
+            Ok((Arc::new(control), credentials, stored))
+        })
+        .await
+        .map_err(|e| ServerError::Config(format!("opening the control plane: {e}")))??
+    };
     let metrics = Arc::new(metrics::Metrics::new());
 
     let (journal, report) = Journal::open(
@@ -230,7 +265,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         leitstelle_hunt::load_profiles(&config.rules.profiles)
             .map_err(|e| ServerError::Profiles(e.to_string()))?,
     );
-    let state = rules::load(&config.rules, &profiles)?;
+    let state = rules::load(&config.rules, &profiles, &stored_rules)?;
     tracing::info!(
         rules = state.rules,
         diagnostics = state.diagnostics.len(),
@@ -240,16 +275,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let rules = Arc::new(ArcSwap::from_pointee(state));
     let (alert_updates, _) = broadcast::channel(1024);
 
-    // Check the listeners' tenants before anything is received for them.
     let listeners = config.syslog_listeners();
-    for l in &listeners {
-        if control.tenant(&l.tenant)?.is_none() {
-            return Err(ServerError::Config(format!(
-                "syslog listener on {}: no tenant `{}` (create it with `leitstelle admin tenant create`)",
-                l.listen, l.tenant
-            )));
-        }
-    }
 
     let store: Arc<dyn leitstelle_store::EventStore> =
         Arc::new(open_store(&data_dir, Arc::clone(&profiles), &config.store)?);

@@ -44,6 +44,11 @@ pub struct Metrics {
     pub dead_lettered: Family<TenantLabels, Counter>,
     /// Rule matches.
     pub detections: Family<TenantLabels, Counter>,
+    /// Matches held back by a suppression or dropped by a tenant's rule overlay.
+    pub suppressed: Family<TenantLabels, Counter>,
+    /// Open alerts past their SLA, per tenant (set every few seconds).
+    pub sla_ack_breaches: Family<TenantLabels, Gauge>,
+    pub sla_resolve_breaches: Family<TenantLabels, Gauge>,
     /// Alerts raised (new alerts; repeated matches update an alert instead).
     pub alerts: Family<TenantLabels, Counter>,
     /// Requests refused for authentication or authorization.
@@ -96,6 +101,9 @@ impl Metrics {
             failed: Family::default(),
             dead_lettered: Family::default(),
             detections: Family::default(),
+            suppressed: Family::default(),
+            sla_ack_breaches: Family::default(),
+            sla_resolve_breaches: Family::default(),
             alerts: Family::default(),
             auth_failures: Counter::default(),
             too_large: Counter::default(),
@@ -136,6 +144,21 @@ impl Metrics {
             m.dead_lettered.clone(),
         );
         registry.register("detections", "Rule matches", m.detections.clone());
+        registry.register(
+            "detections_suppressed",
+            "Rule matches held back by suppressions or tenant overlays",
+            m.suppressed.clone(),
+        );
+        registry.register(
+            "alerts_sla_ack_breached",
+            "Open alerts not acknowledged within their SLA",
+            m.sla_ack_breaches.clone(),
+        );
+        registry.register(
+            "alerts_sla_resolve_breached",
+            "Open alerts not escalated or closed within their SLA",
+            m.sla_resolve_breaches.clone(),
+        );
         registry.register("alerts_raised", "New alerts", m.alerts.clone());
         registry.register(
             "auth_failures",

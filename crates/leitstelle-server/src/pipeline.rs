@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use leitstelle_control::{Control, DeadLetter, Detection, MatchedEvent};
+use leitstelle_control::{
+    Control, DeadLetter, Decision, Detection, Gate, MatchedEvent, level_rank,
+};
 use leitstelle_event::{Event, Origin};
 use leitstelle_journal::Journal;
 use leitstelle_parsers::{Format, ParseContext};
@@ -377,6 +379,8 @@ pub struct Detector {
     /// hundreds of KB of marks on first use), for the rule set they were used with.
     scratches: Vec<Scratch>,
     scratch_rules: Option<Arc<RuleState>>,
+    /// Suppressions and tenant overlays in force (reloaded when their generation moves).
+    gate: Option<Gate>,
 }
 
 /// What [`start`] returns: the intake handle and the detector thread.
@@ -468,6 +472,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
         last_cursor: Instant::now(),
         scratches: Vec::new(),
         scratch_rules: None,
+        gate: None,
     };
     let handle = std::thread::Builder::new()
         .name("detector".into())
@@ -670,12 +675,46 @@ impl Detector {
             .collect::<Vec<_>>()
             .concat();
         // Fold the matches of the batch into one detection per (tenant, rule, group key),
-        // building the documents only of the events an alert may keep.
+        // building the documents only of the events an alert may keep. Suppressions and
+        // tenant overlays decide first.
+        self.refresh_gate();
+        let now = now_ns();
+        let mut suppressed: HashMap<i64, i64> = HashMap::new();
         let mut folded: HashMap<(Arc<str>, usize, String), Detection> = HashMap::new();
         for ((seq, event, received_ns), hits) in events.iter().zip(&matches) {
             for &idx in hits {
                 let rule = engine.rule(idx);
                 let rule_id = rule_id(rule);
+                let mut level = rule.level.as_str().to_string();
+                if let Some(gate) = self.gate.as_ref().filter(|g| g.concerns(&event.tenant)) {
+                    let mut lookup = |field: &str| -> Vec<String> {
+                        if field == "host" {
+                            host_of(&self.profiles, event)
+                        } else {
+                            engine.field_text(event, field)
+                        }
+                        .into_iter()
+                        .collect()
+                    };
+                    match gate.decide(&event.tenant, &rule_id, &level, now, &mut lookup) {
+                        Decision::Alert { level: l } => level = l,
+                        Decision::Suppressed(id) => {
+                            *suppressed.entry(id).or_default() += 1;
+                            self.metrics
+                                .suppressed
+                                .get_or_create(&metrics::tenant(&event.tenant))
+                                .inc();
+                            continue;
+                        }
+                        Decision::Excluded => {
+                            self.metrics
+                                .suppressed
+                                .get_or_create(&metrics::tenant(&event.tenant))
+                                .inc();
+                            continue;
+                        }
+                    }
+                }
                 let group_key = self.group_key(engine, &rule_id, event);
                 let seen_ns = event.timestamp.unwrap_or(*received_ns);
                 let d = folded
@@ -684,8 +723,8 @@ impl Detector {
                         tenant: tenant.to_string(),
                         rule_id,
                         rule_title: rule.title.clone(),
-                        level: rule.level.as_str().to_string(),
-                        level_rank: rule.level as i64,
+                        level_rank: level_rank(&level).unwrap_or(rule.level as i64),
+                        level,
                         tags: rule.tags.clone(),
                         group_key: group_key.clone(),
                         count: 0,
@@ -706,14 +745,19 @@ impl Detector {
             }
         }
         let detections: Vec<Detection> = folded.into_values().collect();
+        let suppressed: Vec<(i64, i64)> = suppressed.into_iter().collect();
         let last_seq = self.next_seq - 1;
         let window_ns = (self.alerts.window_secs as i64).saturating_mul(1_000_000_000);
         let mut delay = Duration::from_millis(100);
         let applied = loop {
-            match self
-                .control
-                .apply(&detections, &dead, window_ns, last_seq, now_ns())
-            {
+            match self.control.apply(
+                &detections,
+                &dead,
+                &suppressed,
+                window_ns,
+                last_seq,
+                now_ns(),
+            ) {
                 Ok(a) => break a,
                 Err(e) => {
                     tracing::error!(error = %e, "recording detections failed; retrying");
@@ -749,6 +793,19 @@ impl Detector {
             }
         }
         self.set_cursor(false);
+    }
+
+    /// Reloads the suppressions and overlays when they changed (one small read per batch).
+    fn refresh_gate(&mut self) {
+        let current = self.gate.as_ref().map(|g| g.generation);
+        match self.control.gate_generation() {
+            Ok(g) if Some(g) == current => {}
+            Ok(_) => match self.control.gate(now_ns()) {
+                Ok(gate) => self.gate = Some(gate),
+                Err(e) => tracing::warn!(error = %e, "loading suppressions failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "reading the suppression generation failed"),
+        }
     }
 
     /// The grouping key of an alert: the values of the configured fields, `|`-joined.

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use leitstelle_control::{RuleMeta, StoredRule};
 use leitstelle_profile::ProfileSet;
-use leitstelle_sigma::{Engine, LoadOptions};
+use leitstelle_sigma::{Engine, LoadOptions, RuleSet};
 
 use crate::ServerError;
 use crate::config::RulesConfig;
@@ -25,9 +26,15 @@ pub struct RuleState {
     pub loaded_ns: i64,
 }
 
-/// Loads and compiles the configured rule folders. Rules that cannot be used become
+/// Loads and compiles the configured rule folders and the rules stored in the control plane
+/// (approved changes, imported upstream rules). A stored rule replaces a folder rule of the
+/// same id; a stored rule that is disabled removes it. Rules that cannot be used become
 /// diagnostics; only an unreadable folder is an error.
-pub fn load(cfg: &RulesConfig, profiles: &ProfileSet) -> Result<RuleState, ServerError> {
+pub fn load(
+    cfg: &RulesConfig,
+    profiles: &ProfileSet,
+    stored: &[StoredRule],
+) -> Result<RuleState, ServerError> {
     let mut opts = LoadOptions {
         include_deprecated: cfg.include_deprecated,
         include_unsupported: cfg.include_unsupported,
@@ -37,12 +44,32 @@ pub fn load(cfg: &RulesConfig, profiles: &ProfileSet) -> Result<RuleState, Serve
         opts.placeholders =
             leitstelle_hunt::load_placeholders(p).map_err(|e| ServerError::Rules(e.to_string()))?;
     }
-    let set = if cfg.paths.is_empty() {
+    let mut set = if cfg.paths.is_empty() {
         leitstelle_sigma::RuleSet::default()
     } else {
         leitstelle_hunt::load_rules(&cfg.paths, &opts)
             .map_err(|e| ServerError::Rules(e.to_string()))?
     };
+    if !stored.is_empty() {
+        let ids: std::collections::HashSet<&str> =
+            stored.iter().map(|r| r.rule_id.as_str()).collect();
+        set.rules
+            .retain(|r| r.id.as_deref().is_none_or(|id| !ids.contains(id)));
+        let names: Vec<String> = stored
+            .iter()
+            .map(|r| format!("stored:{}@v{}", r.rule_id, r.version))
+            .collect();
+        let db = RuleSet::load(
+            stored
+                .iter()
+                .zip(&names)
+                .filter(|(r, _)| r.enabled)
+                .map(|(r, n)| (n.as_str(), r.yaml.as_str())),
+            &opts,
+        );
+        set.rules.extend(db.rules);
+        set.diagnostics.extend(db.diagnostics);
+    }
     let skipped = set
         .skipped_by_reason()
         .into_iter()
@@ -64,9 +91,33 @@ pub fn load(cfg: &RulesConfig, profiles: &ProfileSet) -> Result<RuleState, Serve
 pub fn reload(
     cfg: &RulesConfig,
     profiles: &ProfileSet,
+    stored: &[StoredRule],
     current: &ArcSwap<RuleState>,
 ) -> Result<Arc<RuleState>, ServerError> {
-    let state = Arc::new(load(cfg, profiles)?);
+    let state = Arc::new(load(cfg, profiles, stored)?);
     current.store(Arc::clone(&state));
     Ok(state)
+}
+
+/// Checks a proposed rule text: exactly one Sigma rule, with an id, that loads without
+/// errors. The control plane calls this when a change is proposed and again when approved.
+pub fn check_rule(text: &str) -> Result<RuleMeta, String> {
+    let set = RuleSet::load([("proposal.yml", text)], &LoadOptions::default());
+    if let Some(d) = set.diagnostics.first() {
+        return Err(d.to_string());
+    }
+    match (
+        set.rules.as_slice(),
+        set.filters.len(),
+        set.correlations.len(),
+    ) {
+        ([r], 0, 0) => Ok(RuleMeta {
+            id: r
+                .id
+                .clone()
+                .ok_or_else(|| "the rule has no `id`".to_string())?,
+            title: r.title.clone(),
+        }),
+        _ => Err("the text must hold exactly one Sigma rule (no filters or correlations)".into()),
+    }
 }

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use leitstelle_control::{Principal, Role};
+use leitstelle_control::{Perm, Principal};
 use leitstelle_event::{Event, Raw, SourceKind};
 use leitstelle_profile::ProfileSet;
 use leitstelle_sigma::{Engine, LoadOptions, RuleSet, Scratch};
@@ -32,8 +32,8 @@ pub const MAX_RETRO_MATCHES: usize = 10_000;
 
 /// The tenants a caller may search: its token's tenant, plus the customers of a provider
 /// tenant (`leitstelle admin tenant scope add`).
-pub fn scope(who: &Principal) -> Vec<String> {
-    who.scope.clone()
+pub fn scope(who: &Principal, perm: Perm) -> Vec<String> {
+    who.scope_for(perm)
 }
 
 /// Narrows a scope to the comma-separated `tenants` asked for; asking for a tenant outside
@@ -166,8 +166,8 @@ pub async fn search(
     Query(p): Query<SearchParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&app, &headers, &[Role::Admin])?;
-    let tenants = narrow(scope(&who), p.tenants.as_deref())?;
+    let who = authorize(&app, &headers, Perm::Search).await?;
+    let tenants = narrow(scope(&who, Perm::Search), p.tenants.as_deref())?;
     let req = build_request(
         tenants,
         &p.q,
@@ -214,8 +214,8 @@ pub async fn field_stats(
     Query(p): Query<FieldParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&app, &headers, &[Role::Admin])?;
-    let tenants = narrow(scope(&who), p.tenants.as_deref())?;
+    let who = authorize(&app, &headers, Perm::Search).await?;
+    let tenants = narrow(scope(&who, Perm::Search), p.tenants.as_deref())?;
     let req = build_request(
         tenants,
         &p.q,
@@ -348,10 +348,10 @@ pub async fn retrohunt_handler(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&app, &headers, &[Role::Admin])?;
+    let who = authorize(&app, &headers, Perm::Retrohunt).await?;
     let body: RetroBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
-    let tenants = narrow(scope(&who), body.tenants.as_deref())?;
+    let tenants = narrow(scope(&who, Perm::Retrohunt), body.tenants.as_deref())?;
     let req = build_request(
         tenants,
         &body.q,

@@ -165,7 +165,13 @@ async fn tokens_roles_and_tenants_are_enforced() {
     let control = &s.running().app.control;
     control.create_tenant("other", 0).expect("tenant");
     let (_, other_admin) = control
-        .create_token("other", Role::Admin, "o", 0)
+        .create_token(
+            &leitstelle_control::Principal::system(),
+            "other",
+            Role::Admin,
+            "o",
+            0,
+        )
         .expect("token");
     let url = format!("{}/api/v1/alerts", s.base);
     assert_eq!(curl(&[&url]).await.0, 401);
@@ -209,7 +215,9 @@ async fn tokens_roles_and_tenants_are_enforced() {
         .find(|t| t.label == "test-ingest")
         .expect("ingest")
         .id;
-    control.revoke_token(ingest_id, 1).expect("revoke");
+    control
+        .revoke_token(&leitstelle_control::Principal::system(), ingest_id, 1)
+        .expect("revoke");
     let (st, _) = curl(&["-H", &ingest_hdr, "--data-binary", "{}", &events_url]).await;
     assert_eq!(st, 401);
     s.stop().await;
@@ -534,7 +542,7 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
     );
     s.stop().await;
     // after a graceful stop everything acknowledged was detected: one alert, count 50
-    let control = leitstelle_server::open_control(&cfg.data_dir).expect("control");
+    let control = leitstelle_server::open_control(&cfg.data_dir, None).expect("control");
     let page = control
         .alerts(&leitstelle_control::AlertFilter {
             tenants: vec!["default".into()],
@@ -563,6 +571,7 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
         .app
         .control
         .create_token(
+            &leitstelle_control::Principal::system(),
             "default",
             leitstelle_control::Role::Admin,
             "after-restart",
@@ -604,7 +613,7 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
     let state = {
         let mut app_cfg = running.app.config.rules.clone();
         app_cfg.paths.push(extra);
-        leitstelle_server::rules::reload(&app_cfg, &running.app.profiles, &running.app.rules)
+        leitstelle_server::rules::reload(&app_cfg, &running.app.profiles, &[], &running.app.rules)
             .expect("reload")
     };
     assert_eq!(state.rules, before + 1);
@@ -614,6 +623,7 @@ async fn restart_replays_nothing_twice_and_reload_swaps_rules() {
         .app
         .control
         .create_token(
+            &leitstelle_control::Principal::system(),
             "default",
             leitstelle_control::Role::Admin,
             "after-reload",

@@ -37,10 +37,22 @@ async fn search_field_stats_retrohunt_and_tenant_scope() {
     let control = &s.running().app.control;
     control.create_tenant("globex", 0).expect("tenant");
     let (_, globex_ingest) = control
-        .create_token("globex", Role::Ingest, "g-ingest", 0)
+        .create_token(
+            &leitstelle_control::Principal::system(),
+            "globex",
+            Role::Ingest,
+            "g-ingest",
+            0,
+        )
         .expect("token");
     let (_, globex_admin) = control
-        .create_token("globex", Role::Admin, "g-admin", 0)
+        .create_token(
+            &leitstelle_control::Principal::system(),
+            "globex",
+            Role::Admin,
+            "g-admin",
+            0,
+        )
         .expect("token");
     let body = [
         sysmon("WS1", "cmd.exe /c whoami", "2024-05-01T10:00:00Z"),
@@ -199,12 +211,36 @@ async fn search_field_stats_retrohunt_and_tenant_scope() {
     // may narrow to one customer; the customers still see only themselves.
     control.create_tenant("mssp", 0).expect("tenant");
     let (_, mssp) = control
-        .create_token("mssp", Role::Admin, "mssp-admin", 0)
+        .create_token(
+            &leitstelle_control::Principal::system(),
+            "mssp",
+            Role::Admin,
+            "mssp-admin",
+            0,
+        )
         .expect("token");
     let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
     assert_eq!(v["total"], 0, "no contract yet: {v}");
-    assert!(control.add_scope("mssp", "default", 0).expect("scope"));
-    assert!(control.add_scope("mssp", "globex", 0).expect("scope"));
+    assert!(
+        control
+            .add_scope(
+                &leitstelle_control::Principal::system(),
+                "mssp",
+                "default",
+                0
+            )
+            .expect("scope")
+    );
+    assert!(
+        control
+            .add_scope(
+                &leitstelle_control::Principal::system(),
+                "mssp",
+                "globex",
+                0
+            )
+            .expect("scope")
+    );
     let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
     assert_eq!(v["total"], 2, "{v}");
     let mut tenants: Vec<&str> = v["hits"]
@@ -227,7 +263,16 @@ async fn search_field_stats_retrohunt_and_tenant_scope() {
     assert_eq!(v["matches"].as_array().map(Vec::len), Some(2), "{v}");
     let (_, v) = get_json(&globex_admin, &search_url(&s.base, "*", "")).await;
     assert_eq!(v["total"], 1, "{v}");
-    assert!(control.remove_scope("mssp", "globex").expect("scope"));
+    assert!(
+        control
+            .remove_scope(
+                &leitstelle_control::Principal::system(),
+                "mssp",
+                "globex",
+                0
+            )
+            .expect("scope")
+    );
     let (_, v) = get_json(&mssp, &search_url(&s.base, "CommandLine:*sekurlsa*", "")).await;
     assert_eq!(v["total"], 1, "{v}");
 

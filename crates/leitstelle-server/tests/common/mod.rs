@@ -79,10 +79,22 @@ impl TestServer {
         let running = leitstelle_server::start(cfg).await.expect("server starts");
         let control = &running.app.control;
         let (_, admin) = control
-            .create_token("default", Role::Admin, "test-admin", 0)
+            .create_token(
+                &leitstelle_control::Principal::system(),
+                "default",
+                Role::Admin,
+                "test-admin",
+                0,
+            )
             .expect("token");
         let (_, ingest) = control
-            .create_token("default", Role::Ingest, "test-ingest", 0)
+            .create_token(
+                &leitstelle_control::Principal::system(),
+                "default",
+                Role::Ingest,
+                "test-ingest",
+                0,
+            )
             .expect("token");
         let base = format!("http://{}", running.http_addr);
         TestServer {
