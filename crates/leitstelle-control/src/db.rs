@@ -508,6 +508,21 @@ impl Postgres {
     }
 }
 
+impl Drop for Postgres {
+    /// The synchronous client runs a small runtime of its own, which refuses to shut down on
+    /// a thread that drives another runtime's tasks: connections are closed on a thread of
+    /// their own, so dropping the backend is safe anywhere.
+    fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let readers = std::mem::take(self.readers.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let _ = std::thread::spawn(move || drop((writer, readers))).join();
+    }
+}
+
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -123,14 +123,14 @@ pub fn control_path(data_dir: &Path) -> PathBuf {
 /// database of the data directory (creating the directory). Blocks: call it off the async
 /// runtime's workers.
 pub fn open_control(data_dir: &Path, database_url: Option<&str>) -> Result<Control, ServerError> {
-    if let Some(url) = database_url {
-        return Ok(Control::connect(url)?);
-    }
     std::fs::create_dir_all(data_dir).map_err(|source| ServerError::Io {
         what: format!("creating data directory {}", data_dir.display()),
         source,
     })?;
-    Ok(Control::open(&control_path(data_dir))?)
+    match database_url {
+        Some(url) => Ok(Control::connect(url)?),
+        None => Ok(Control::open(&control_path(data_dir))?),
+    }
 }
 
 /// The event store directory of a data directory.
@@ -228,7 +228,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let data_dir = config.data_dir.clone();
     // The control plane is synchronous (and PostgreSQL's client refuses to run on a runtime
     // worker): everything that touches it here runs on the blocking pool.
-    let (control, credentials, stored_rules) = {
+    let (control, credentials, stored_rules, detect_seq) = {
         let (dir, url) = (data_dir.clone(), config.database_url.clone());
         let listeners = config.syslog_listeners();
         tokio::task::spawn_blocking(move || -> Result<_, ServerError> {
@@ -243,7 +243,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                 }
             }
             let stored = control.stored_rules()?;
-            Ok((Arc::new(control), credentials, stored))
+            let detect_seq = control.detect_seq()?;
+            Ok((Arc::new(control), credentials, stored, detect_seq))
         })
         .await
         .map_err(|e| ServerError::Config(format!("opening the control plane: {e}")))??
@@ -292,6 +293,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     })?;
 
     let started = pipeline::start(pipeline::Parts {
+        detect_seq,
         journal: Arc::clone(&journal),
         control: Arc::clone(&control),
         rules: Arc::clone(&rules),

@@ -393,6 +393,9 @@ pub struct Started {
 
 /// Everything the pipeline needs.
 pub struct Parts {
+    /// The detector's position as the control plane has it ([`Control::detect_seq`], read
+    /// by the caller off the async runtime).
+    pub detect_seq: u64,
     pub journal: Arc<Journal>,
     pub control: Arc<Control>,
     pub rules: Arc<ArcSwap<RuleState>>,
@@ -406,7 +409,7 @@ pub struct Parts {
 /// Replays the journal after the detector's position and starts the detector thread.
 pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
     let (tx, rx) = mpsc::channel();
-    let mut next_seq = p.control.detect_seq()? + 1;
+    let mut next_seq = p.detect_seq + 1;
     let journal_next = p.journal.durable_seq() + 1;
     if next_seq > journal_next {
         tracing::error!(

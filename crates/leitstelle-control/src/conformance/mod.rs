@@ -51,9 +51,18 @@ impl Drop for Scratch {
                 let _ = std::fs::remove_dir_all(d);
             }
             Cleanup::Schema { admin_url, schema } => {
-                if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
-                    let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-                }
+                // On a thread of its own: the synchronous client must not run on a thread
+                // that drives an async runtime.
+                let (url, sql) = (
+                    admin_url.clone(),
+                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                );
+                let _ = std::thread::spawn(move || {
+                    if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+                        let _ = c.batch_execute(&sql);
+                    }
+                })
+                .join();
             }
         }
     }

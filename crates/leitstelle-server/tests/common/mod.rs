@@ -77,25 +77,20 @@ impl TestServer {
 
     pub async fn start_with(dir: PathBuf, cfg: Config) -> TestServer {
         let running = leitstelle_server::start(cfg).await.expect("server starts");
-        let control = &running.app.control;
-        let (_, admin) = control
-            .create_token(
-                &leitstelle_control::Principal::system(),
-                "default",
-                Role::Admin,
-                "test-admin",
-                0,
-            )
-            .expect("token");
-        let (_, ingest) = control
-            .create_token(
-                &leitstelle_control::Principal::system(),
-                "default",
-                Role::Ingest,
-                "test-ingest",
-                0,
-            )
-            .expect("token");
+        // The control plane is synchronous (PostgreSQL's client refuses a runtime worker).
+        let control = std::sync::Arc::clone(&running.app.control);
+        let (admin, ingest) = tokio::task::spawn_blocking(move || {
+            let sys = leitstelle_control::Principal::system();
+            let (_, admin) = control
+                .create_token(&sys, "default", Role::Admin, "test-admin", 0)
+                .expect("token");
+            let (_, ingest) = control
+                .create_token(&sys, "default", Role::Ingest, "test-ingest", 0)
+                .expect("token");
+            (admin, ingest)
+        })
+        .await
+        .expect("join");
         let base = format!("http://{}", running.http_addr);
         TestServer {
             running: Some(running),
