@@ -337,6 +337,21 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
+    // SLA breaches of open alerts are counted at each scrape, so they are never stale.
+    let now = crate::pipeline::now_ns();
+    match control(&app, move |c| c.sla_breaches(now)).await {
+        Ok(breaches) => {
+            let m = &app.metrics;
+            m.sla_ack_breaches.clear();
+            m.sla_resolve_breaches.clear();
+            for (tenant, (ack, resolve)) in breaches {
+                let l = crate::metrics::tenant(&tenant);
+                m.sla_ack_breaches.get_or_create(&l).set(ack as i64);
+                m.sla_resolve_breaches.get_or_create(&l).set(resolve as i64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e.message, "counting SLA breaches failed"),
+    }
     (
         [(
             header::CONTENT_TYPE,

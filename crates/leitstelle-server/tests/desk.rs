@@ -1345,6 +1345,14 @@ async fn hybrid(pg: bool) {
     // while the provider's analyst sees both customers
     let (_, theirs) = d.get("/api/v1/alerts", &pt1).await;
     assert_eq!(theirs["alerts"].as_array().map(Vec::len), Some(2));
+    // the untouched globex alert is past its acknowledgement SLA, in /metrics
+    let (st, metrics) = d.get("/metrics", &Auth::None).await;
+    assert_eq!(st, 200);
+    let text = metrics.as_str().unwrap_or("");
+    assert!(
+        text.contains("alerts_sla_ack_breached{tenant=\"globex\"} 1"),
+        "{text}"
+    );
     // the chain is intact
     let (checked, problems) = d.setup(|c| c.verify_audit().expect("verify")).await;
     assert!(checked > 10);
@@ -1360,4 +1368,27 @@ async fn hybrid_soc_scenario_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_soc_scenario_on_postgres() {
     hybrid(true).await;
+}
+
+/// Every endpoint of the matrix is documented in the OpenAPI description, with its method.
+#[test]
+fn every_matrix_endpoint_is_in_the_openapi_description() {
+    let doc: Value = serde_json::from_str(leitstelle_server::OPENAPI).expect("openapi is JSON");
+    let mut missing = Vec::new();
+    for row in MATRIX {
+        let path = row.path.split('?').next().unwrap_or(row.path);
+        let path = path
+            .replace("0b8e1d2c-0000-4000-8000-00000000a001", "{id}")
+            .replace("{alert}", "{id}")
+            .replace("{case}", "{id}")
+            .replace("{sup}", "{id}")
+            .replace("{change}", "{id}")
+            .replace("{fresh_token}", "{id}")
+            .replace("{user}", "{name}");
+        let method = row.method.to_ascii_lowercase();
+        if doc["paths"][&path][&method].is_null() {
+            missing.push(format!("{} {path}", row.method));
+        }
+    }
+    assert!(missing.is_empty(), "not in openapi.json: {missing:?}");
 }
