@@ -694,7 +694,7 @@ impl Detector {
                         if field == "host" {
                             host_of(&self.profiles, event)
                         } else {
-                            engine.field_text(event, field)
+                            field_text(&self.profiles, event, field)
                         }
                         .into_iter()
                         .collect()
@@ -843,6 +843,16 @@ impl Detector {
             tracing::warn!(error = %e, "saving the detector's journal cursor failed");
         }
     }
+}
+
+/// The value of any Sigma field name in an event, resolved by the event's source profile
+/// (the engine only knows the fields its rules use; suppressions may name any).
+fn field_text(profiles: &ProfileSet, event: &Event, field: &str) -> Option<String> {
+    if profiles.is_empty() {
+        return None;
+    }
+    let profile = profiles.get(event.profile.min(profiles.len() - 1));
+    leitstelle_profile::Profile::first_text(&profile.resolve(field), &event.data)
 }
 
 /// A rule's id; a rule without one is known by its file.

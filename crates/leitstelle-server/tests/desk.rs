@@ -1392,3 +1392,112 @@ fn every_matrix_endpoint_is_in_the_openapi_description() {
     }
     assert!(missing.is_empty(), "not in openapi.json: {missing:?}");
 }
+
+/// Suppressions and tenant overlays act on live detection: a suppressed match is counted on
+/// its suppression and raises nothing; an overlay's exception drops a match and its level
+/// replaces the rule's.
+async fn gate(pg: bool) {
+    let Some(d) = Desk::start(if pg { "gate-pg" } else { "gate-sqlite" }, pg).await else {
+        return;
+    };
+    let (eng, ingest) = d
+        .setup(|c| {
+            let sys = Principal::system();
+            c.create_user(&sys, "lead", "a long password", "default", Role::Manager, 0)
+                .expect("user");
+            let eng = c
+                .create_token(&sys, "default", Role::Engineer, "eng", 0)
+                .expect("token")
+                .1;
+            let ingest = c
+                .create_token(&sys, "default", Role::Ingest, "ingest", 0)
+                .expect("token")
+                .1;
+            (eng, ingest)
+        })
+        .await;
+    let eng = Auth::Token(eng);
+    let lead = d.login("lead", "a long password").await;
+    const RULE_ID: &str = "6f0c3c1e-0b7e-4c8e-9a57-1e2e00000001";
+    let future = leitstelle_server::pipeline::now_ns() + 24 * 3600 * 1_000_000_000;
+    let (st, sup) = d
+        .json(
+            "POST",
+            "/api/v1/suppressions",
+            &eng,
+            json!({"tenant": "default", "rule_id": RULE_ID,
+                   "conditions": [{"field": "host", "value": "WS-QUIET*"}],
+                   "reason": "known noisy test host", "expires_ns": future}),
+        )
+        .await;
+    assert_eq!(st, 201, "{sup}");
+    let (st, ch) = d
+        .json(
+            "POST",
+            "/api/v1/rules/changes",
+            &eng,
+            json!({"kind": "overlay", "tenant": "default", "rule_id": RULE_ID,
+                   "overlay": {"level": "low",
+                               "exceptions": [[{"field": "User", "value": "CORP\\svc_*"}]]}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{ch}");
+    let (st, v) = d
+        .json(
+            "POST",
+            &format!("/api/v1/rules/changes/{}/approve", ch["id"]),
+            &lead,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let quiet = common::sysmon_event("ws-quiet-01", "x leitstelle-e2e-marker");
+    let mut service = common::sysmon_event("ws2", "x leitstelle-e2e-marker");
+    service["Event"]["EventData"]["User"] = json!("CORP\\svc_backup");
+    let normal = common::sysmon_event("ws3", "x leitstelle-e2e-marker");
+    let body = format!("{quiet}\n{service}\n{normal}\n");
+    let (st, v) = d
+        .call(
+            "POST",
+            "/api/v1/events",
+            &Auth::Token(ingest),
+            Some(Body::from(body)),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let alerts = loop {
+        let (_, v) = d.get("/api/v1/alerts", &lead).await;
+        let alerts = v["alerts"].as_array().cloned().unwrap_or_default();
+        if !alerts.is_empty() {
+            break alerts;
+        }
+        assert!(std::time::Instant::now() < deadline, "no alert arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Detection handles a request's events in one batch: by now all three are decided.
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["group_key"], "ws3");
+    assert_eq!(alerts[0]["level"], "low", "the overlay's level");
+    let (_, sups) = d.get("/api/v1/suppressions", &lead).await;
+    assert_eq!(sups[0]["hits"], 1, "{sups}");
+    let (_, metrics) = d.get("/metrics", &Auth::None).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or("")
+            .contains("detections_suppressed_total{tenant=\"default\"} 2"),
+        "{metrics}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressions_and_overlays_gate_live_detection_on_sqlite() {
+    gate(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressions_and_overlays_gate_live_detection_on_postgres() {
+    gate(true).await;
+}
