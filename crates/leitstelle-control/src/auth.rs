@@ -368,31 +368,7 @@ impl Control {
         customer: &str,
         now_ns: i64,
     ) -> Result<bool> {
-        require_global(who, Perm::Admin)?;
-        self.write(|c| {
-            let p = tenant_id(c, provider)?;
-            let t = tenant_id(c, customer)?;
-            if p == t {
-                return Ok(false);
-            }
-            let n = c.execute(
-                "INSERT INTO tenant_scopes (provider_id, customer_id, created_ns)
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                params![p, t, now_ns],
-            )?;
-            if n > 0 {
-                append(
-                    c,
-                    t,
-                    now_ns,
-                    &who.actor(),
-                    "scope.add",
-                    customer,
-                    &json!({"provider": provider}),
-                )?;
-            }
-            Ok(n > 0)
-        })
+        self.set_scope(who, provider, customer, true, now_ns)
     }
 
     /// Ends a contract made with [`Control::add_scope`]. Returns whether it existed.
@@ -403,21 +379,42 @@ impl Control {
         customer: &str,
         now_ns: i64,
     ) -> Result<bool> {
+        self.set_scope(who, provider, customer, false, now_ns)
+    }
+
+    fn set_scope(
+        &self,
+        who: &Principal,
+        provider: &str,
+        customer: &str,
+        add: bool,
+        now_ns: i64,
+    ) -> Result<bool> {
         require_global(who, Perm::Admin)?;
         self.write(|c| {
             let p = tenant_id(c, provider)?;
             let t = tenant_id(c, customer)?;
-            let n = c.execute(
-                "DELETE FROM tenant_scopes WHERE provider_id = $1 AND customer_id = $2",
-                params![p, t],
-            )?;
+            let n = if !add {
+                c.execute(
+                    "DELETE FROM tenant_scopes WHERE provider_id = $1 AND customer_id = $2",
+                    params![p, t],
+                )?
+            } else if p == t {
+                0
+            } else {
+                c.execute(
+                    "INSERT INTO tenant_scopes (provider_id, customer_id, created_ns)
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    params![p, t, now_ns],
+                )?
+            };
             if n > 0 {
                 append(
                     c,
                     t,
                     now_ns,
                     &who.actor(),
-                    "scope.remove",
+                    if add { "scope.add" } else { "scope.remove" },
                     customer,
                     &json!({"provider": provider}),
                 )?;

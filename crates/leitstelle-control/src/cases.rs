@@ -755,20 +755,7 @@ impl Control {
     pub fn case_comments(&self, who: &Principal, case_id: i64) -> Result<Vec<Comment>> {
         self.read(|c| {
             case_for(c, who, case_id, Perm::ReadCases)?;
-            c.query(
-                "SELECT id, at_ns, author, body FROM case_comments WHERE case_id = $1 ORDER BY id",
-                params![case_id],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(Comment {
-                    id: r.int(0)?,
-                    at_ns: r.int(1)?,
-                    author: r.text(2)?,
-                    body: r.text(3)?,
-                })
-            })
-            .collect()
+            crate::triage::comments(c, "case_comments", "case_id", case_id)
         })
     }
 

@@ -176,6 +176,25 @@ fn change_by_id(c: &mut dyn Conn, id: i64) -> Result<Option<RuleChange>> {
     .transpose()
 }
 
+/// A change `who` may see (one it may not is reported as not found).
+fn visible_change(c: &mut dyn Conn, who: &Principal, id: i64) -> Result<RuleChange> {
+    change_by_id(c, id)?
+        .filter(|ch| visible(who, ch))
+        .ok_or_else(|| ControlError::NotFound(format!("change {id}")))
+}
+
+/// Refuses a change that was already decided.
+fn still_proposed(ch: &RuleChange) -> Result<()> {
+    if ch.status == "proposed" {
+        Ok(())
+    } else {
+        Err(ControlError::Conflict(format!(
+            "change {} is {} already",
+            ch.id, ch.status
+        )))
+    }
+}
+
 /// Whether `who` may see a change.
 fn visible(who: &Principal, ch: &RuleChange) -> bool {
     match &ch.tenant {
@@ -518,9 +537,7 @@ impl Control {
     ) -> Result<RuleChange> {
         check_text("note", note, false)?;
         self.write(|c| {
-            let ch = change_by_id(c, id)?
-                .filter(|ch| visible(who, ch))
-                .ok_or_else(|| ControlError::NotFound(format!("change {id}")))?;
+            let ch = visible_change(c, who, id)?;
             if !may(who, Perm::ApproveRules, ch.tenant.as_deref()) {
                 return Err(ControlError::Forbidden(format!(
                     "{} may not review this change",
@@ -532,12 +549,7 @@ impl Control {
                     "the author of a change cannot approve it: another person must".into(),
                 ));
             }
-            if ch.status != "proposed" {
-                return Err(ControlError::Conflict(format!(
-                    "change {id} is {} already",
-                    ch.status
-                )));
-            }
+            still_proposed(&ch)?;
             if approve {
                 apply_change(c, &ch, &who.actor(), check, now_ns)?;
             }
@@ -574,20 +586,13 @@ impl Control {
     /// Withdraws one's own proposed change.
     pub fn withdraw_rule_change(&self, who: &Principal, id: i64, now_ns: i64) -> Result<()> {
         self.write(|c| {
-            let ch = change_by_id(c, id)?
-                .filter(|ch| visible(who, ch))
-                .ok_or_else(|| ControlError::NotFound(format!("change {id}")))?;
+            let ch = visible_change(c, who, id)?;
             if ch.author != who.actor() {
                 return Err(ControlError::Forbidden(
                     "only the author may withdraw a change".into(),
                 ));
             }
-            if ch.status != "proposed" {
-                return Err(ControlError::Conflict(format!(
-                    "change {id} is {} already",
-                    ch.status
-                )));
-            }
+            still_proposed(&ch)?;
             c.execute(
                 "UPDATE rule_changes SET status = 'withdrawn', reviewed_ns = $2 WHERE id = $1",
                 params![id, now_ns],
@@ -622,11 +627,7 @@ impl Control {
 
     /// One change.
     pub fn rule_change(&self, who: &Principal, id: i64) -> Result<RuleChange> {
-        self.read(|c| {
-            change_by_id(c, id)?
-                .filter(|ch| visible(who, ch))
-                .ok_or_else(|| ControlError::NotFound(format!("change {id}")))
-        })
+        self.read(|c| visible_change(c, who, id))
     }
 
     /// Every stored rule (for the engine: all of them; the caller skips disabled ones).

@@ -182,33 +182,32 @@ impl Control {
 
     /// Runs `f` in a write transaction, committed when `f` returns `Ok`.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
-        let mut f = Some(f);
-        let mut out = None;
-        self.backend.write(&mut |c| {
-            if let Some(f) = f.take() {
-                out = Some(f(c)?);
-            }
-            Ok(())
-        })?;
-        out.ok_or_else(|| ControlError::Corrupt {
-            column: "transaction",
-            detail: "the write transaction did not run".into(),
-        })
+        self.transaction(true, f)
     }
 
     /// Runs `f` in a read transaction.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
+        self.transaction(false, f)
+    }
+
+    /// A typed `FnOnce` through the backend's object-safe `FnMut` interface.
+    fn transaction<T>(&self, write: bool, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
         let mut f = Some(f);
         let mut out = None;
-        self.backend.read(&mut |c| {
+        let mut run = |c: &mut dyn Conn| {
             if let Some(f) = f.take() {
                 out = Some(f(c)?);
             }
             Ok(())
-        })?;
+        };
+        if write {
+            self.backend.write(&mut run)?;
+        } else {
+            self.backend.read(&mut run)?;
+        }
         out.ok_or_else(|| ControlError::Corrupt {
             column: "transaction",
-            detail: "the read transaction did not run".into(),
+            detail: "the transaction did not run".into(),
         })
     }
 

@@ -128,6 +128,25 @@ pub struct Comment {
     pub body: String,
 }
 
+/// Comments of an alert or a case (`table` is `alert_comments` or `case_comments`, `key`
+/// its id column), oldest first.
+pub(crate) fn comments(c: &mut dyn Conn, table: &str, key: &str, id: i64) -> Result<Vec<Comment>> {
+    c.query(
+        &format!("SELECT id, at_ns, author, body FROM {table} WHERE {key} = $1 ORDER BY id"),
+        params![id],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Comment {
+            id: r.int(0)?,
+            at_ns: r.int(1)?,
+            author: r.text(2)?,
+            body: r.text(3)?,
+        })
+    })
+    .collect()
+}
+
 /// The longest comment, reason or note accepted.
 pub const MAX_TEXT: usize = 64 * 1024;
 
@@ -588,21 +607,7 @@ impl Control {
             alert_by_id(c, id)?
                 .filter(|a| who.can(Perm::ReadAlerts, &a.tenant))
                 .ok_or_else(|| ControlError::NotFound(format!("alert {id}")))?;
-            c.query(
-                "SELECT id, at_ns, author, body FROM alert_comments WHERE alert_id = $1
-                 ORDER BY id",
-                params![id],
-            )?
-            .into_iter()
-            .map(|r| {
-                Ok(Comment {
-                    id: r.int(0)?,
-                    at_ns: r.int(1)?,
-                    author: r.text(2)?,
-                    body: r.text(3)?,
-                })
-            })
-            .collect()
+            comments(c, "alert_comments", "alert_id", id)
         })
     }
 
