@@ -40,9 +40,11 @@ pub struct StoredRule {
     pub rule_id: String,
     pub title: String,
     pub version: i64,
-    /// `upstream` (imported, not edited here) or `local`.
+    /// `upstream` (imported, not edited here), `local` (created or edited here) or
+    /// `folder` (a rule of the configured folders: the row carries only its flag).
     pub origin: String,
     pub enabled: bool,
+    /// The text (empty for `folder` rows).
     pub yaml: String,
     /// The newest upstream text when the rule was edited locally.
     pub upstream_yaml: Option<String>,
@@ -88,7 +90,8 @@ pub struct RuleChange {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proposal {
-    /// `create`, `edit`, `disable`, `enable` (for all tenants) or `overlay` (for `tenant`).
+    /// `create`, `edit`, `disable`, `enable` (for all tenants; any rule id, stored or from
+    /// the configured folders) or `overlay` (for `tenant`).
     pub kind: String,
     /// The rule (for `create`, taken from the text when absent).
     #[serde(default)]
@@ -263,6 +266,7 @@ fn put_version(
          ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
         &[],
     )?;
+    bump_generation(c)?;
     Ok(version)
 }
 
@@ -316,16 +320,19 @@ fn apply_change(
             }
         }
         "disable" | "enable" => {
-            let r = current.ok_or_else(|| {
-                ControlError::NotFound(format!("rule {} is not stored", ch.rule_id))
-            })?;
+            // A rule only in the configured folders gets a row that carries just its flag
+            // (origin `folder`, no text).
+            let (title, yaml, origin) = match &current {
+                Some(r) => (r.title.clone(), r.yaml.clone(), r.origin.clone()),
+                None => (ch.rule_id.clone(), String::new(), "folder".to_string()),
+            };
             put_version(
                 c,
-                &r.rule_id,
-                &r.title,
-                &r.yaml,
+                &ch.rule_id,
+                &title,
+                &yaml,
                 ch.kind == "enable",
-                &r.origin,
+                &origin,
                 &ch.author,
                 approver,
                 Some(ch.id),
@@ -504,7 +511,7 @@ impl Control {
                         "rule {rule_id} exists already; propose an edit"
                     )));
                 }
-                ("edit" | "disable" | "enable", None) => {
+                ("edit", None) => {
                     return Err(ControlError::NotFound(format!("rule {rule_id}")));
                 }
                 _ => {}
@@ -735,8 +742,8 @@ impl Control {
                         )?;
                         report.added += 1;
                     }
-                    Some(r) if r.origin == "upstream" => {
-                        if r.yaml == **yaml {
+                    Some(r) if r.origin == "upstream" || r.origin == "folder" => {
+                        if r.yaml == **yaml && r.origin == "upstream" {
                             report.unchanged += 1;
                         } else {
                             put_version(

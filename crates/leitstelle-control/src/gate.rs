@@ -7,6 +7,8 @@
 //! disable a rule for one tenant, change its level, add exceptions) act at the same point.
 //! [`Gate`] is the snapshot of both the detection pipeline consults for every match; it is
 //! pure, so the pipeline keeps one and reloads it when [`Control::gate_generation`] moves.
+//! Rules disabled for every tenant are dropped here too (they stay compiled), so a tenant's
+//! overlay can enable one for itself and disabling needs no recompilation.
 
 use std::collections::HashMap;
 
@@ -163,6 +165,8 @@ pub enum Decision {
 pub struct Gate {
     suppressions: HashMap<String, Vec<Suppression>>,
     overlays: HashMap<(String, String), Overlay>,
+    /// Rules disabled for every tenant (a tenant's overlay may enable one for itself).
+    disabled: std::collections::HashSet<String>,
     /// The [`Control::gate_generation`] it was read at.
     pub generation: i64,
 }
@@ -179,13 +183,17 @@ impl Gate {
         lookup: &mut dyn FnMut(&str) -> Vec<String>,
     ) -> Decision {
         let mut level = level.to_string();
-        if let Some(o) = self
+        let overlay = self
             .overlays
-            .get(&(tenant.to_string(), rule_id.to_string()))
-        {
-            if o.enabled == Some(false) {
-                return Decision::Excluded;
-            }
+            .get(&(tenant.to_string(), rule_id.to_string()));
+        let enabled = match overlay.and_then(|o| o.enabled) {
+            Some(on) => on,
+            None => !self.disabled.contains(rule_id),
+        };
+        if !enabled {
+            return Decision::Excluded;
+        }
+        if let Some(o) = overlay {
             if o.exceptions.iter().any(|e| all_hold(e, lookup)) {
                 return Decision::Excluded;
             }
@@ -207,7 +215,9 @@ impl Gate {
     /// Whether any suppression or overlay concerns `tenant` (so the pipeline can skip the
     /// field lookups otherwise).
     pub fn concerns(&self, tenant: &str) -> bool {
-        self.suppressions.contains_key(tenant) || self.overlays.keys().any(|(t, _)| t == tenant)
+        !self.disabled.is_empty()
+            || self.suppressions.contains_key(tenant)
+            || self.overlays.keys().any(|(t, _)| t == tenant)
     }
 }
 
@@ -421,6 +431,9 @@ impl Control {
             }
             for (t, rule, o) in overlay_rows(c)? {
                 gate.overlays.insert((t, rule), o);
+            }
+            for r in c.query("SELECT rule_id FROM rules WHERE enabled = 0", &[])? {
+                gate.disabled.insert(r.text(0)?);
             }
             Ok(gate)
         })

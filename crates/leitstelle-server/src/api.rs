@@ -470,7 +470,14 @@ async fn reload_rules(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match result {
-        Ok(state) => Ok(Json(rules_json(&state)).into_response()),
+        Ok(state) => {
+            let (actor, now, n) = (who.actor(), crate::pipeline::now_ns(), state.rules);
+            control(&app, move |c| {
+                c.audit(None, now, &actor, "rules.reload", "", &json!({"rules": n}))
+            })
+            .await?;
+            Ok(Json(rules_json(&state)).into_response())
+        }
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             e.to_string(),

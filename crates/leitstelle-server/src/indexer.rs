@@ -43,6 +43,7 @@ impl Indexer {
         profiles: Arc<ProfileSet>,
         metrics: Arc<Metrics>,
         config: StoreConfig,
+        control: Arc<leitstelle_control::Control>,
     ) -> std::io::Result<Indexer> {
         let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
@@ -51,6 +52,7 @@ impl Indexer {
             profiles,
             metrics,
             config,
+            control,
             stop: Arc::clone(&stop),
             broken: AtomicBool::new(false),
         };
@@ -84,6 +86,8 @@ struct Worker {
     profiles: Arc<ProfileSet>,
     metrics: Arc<Metrics>,
     config: StoreConfig,
+    /// Where retention's deletions are audited.
+    control: Arc<leitstelle_control::Control>,
     stop: Arc<AtomicBool>,
     /// Set when adding to the store failed: nothing is committed any more.
     broken: AtomicBool,
@@ -259,6 +263,18 @@ impl Worker {
             Ok(dropped) => {
                 for d in dropped {
                     tracing::info!(tenant = %d.tenant, day = %d.day, events = d.events, bytes = d.bytes, "retention dropped a partition");
+                    let detail =
+                        serde_json::json!({"day": d.day, "events": d.events, "bytes": d.bytes});
+                    if let Err(e) = self.control.audit(
+                        Some(&d.tenant),
+                        now_ns(),
+                        "system",
+                        "store.retention",
+                        &d.day,
+                        &detail,
+                    ) {
+                        tracing::error!(error = %e, "auditing a retention deletion failed");
+                    }
                     self.metrics
                         .store_dropped
                         .get_or_create(&TenantLabels { tenant: d.tenant })

@@ -228,7 +228,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let data_dir = config.data_dir.clone();
     // The control plane is synchronous (and PostgreSQL's client refuses to run on a runtime
     // worker): everything that touches it here runs on the blocking pool.
-    let (control, credentials, stored_rules, detect_seq) = {
+    let (control, credentials, stored_rules, detect_seq, rules_generation) = {
         let (dir, url) = (data_dir.clone(), config.database_url.clone());
         let listeners = config.syslog_listeners();
         tokio::task::spawn_blocking(move || -> Result<_, ServerError> {
@@ -244,7 +244,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             }
             let stored = control.stored_rules()?;
             let detect_seq = control.detect_seq()?;
-            Ok((Arc::new(control), credentials, stored, detect_seq))
+            let generation = control.rules_generation()?;
+            Ok((Arc::new(control), credentials, stored, detect_seq, generation))
         })
         .await
         .map_err(|e| ServerError::Config(format!("opening the control plane: {e}")))??
@@ -286,6 +287,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         Arc::clone(&profiles),
         Arc::clone(&metrics),
         config.store.clone(),
+        Arc::clone(&control),
     )
     .map_err(|source| ServerError::Io {
         what: "starting the indexer thread".into(),
@@ -399,6 +401,32 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "HTTP server");
+        }
+    });
+    // Stored rules changed elsewhere (`leitstelle rules import`, another server on the same
+    // PostgreSQL): reload when their generation moves.
+    let (app2, mut stop) = (Arc::clone(&app), shutdown_rx.clone());
+    tasks.spawn(async move {
+        let mut seen = rules_generation;
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            }
+            let a = Arc::clone(&app2);
+            let moved = tokio::task::spawn_blocking(move || {
+                let g = a.control.rules_generation()?;
+                if g != seen {
+                    let _ = a.reload_rules();
+                }
+                Ok::<_, leitstelle_control::ControlError>(g)
+            })
+            .await;
+            match moved {
+                Ok(Ok(g)) => seen = g,
+                Ok(Err(e)) => tracing::warn!(error = %e, "reading the rules generation failed"),
+                Err(e) => tracing::warn!(error = %e, "reading the rules generation failed"),
+            }
         }
     });
     app.ready.store(true, Ordering::Release);

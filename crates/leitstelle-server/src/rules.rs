@@ -28,8 +28,9 @@ pub struct RuleState {
 
 /// Loads and compiles the configured rule folders and the rules stored in the control plane
 /// (approved changes, imported upstream rules). A stored rule replaces a folder rule of the
-/// same id; a stored rule that is disabled removes it. Rules that cannot be used become
-/// diagnostics; only an unreadable folder is an error.
+/// same id. Rules disabled through change control stay compiled; the detector's gate drops
+/// their matches. Rules that cannot be used become diagnostics; only an unreadable folder
+/// is an error.
 pub fn load(
     cfg: &RulesConfig,
     profiles: &ProfileSet,
@@ -50,20 +51,24 @@ pub fn load(
         leitstelle_hunt::load_rules(&cfg.paths, &opts)
             .map_err(|e| ServerError::Rules(e.to_string()))?
     };
-    if !stored.is_empty() {
+    // Stored texts replace folder rules of the same id; rows without a text (`folder`
+    // origin) only carry the enabled flag, which the detector's gate applies, as it does
+    // for stored rules: every stored text is compiled, enabled or not, so a tenant's
+    // overlay can enable a rule that is off for everyone else.
+    let texts: Vec<&StoredRule> = stored.iter().filter(|r| !r.yaml.is_empty()).collect();
+    if !texts.is_empty() {
         let ids: std::collections::HashSet<&str> =
-            stored.iter().map(|r| r.rule_id.as_str()).collect();
+            texts.iter().map(|r| r.rule_id.as_str()).collect();
         set.rules
             .retain(|r| r.id.as_deref().is_none_or(|id| !ids.contains(id)));
-        let names: Vec<String> = stored
+        let names: Vec<String> = texts
             .iter()
             .map(|r| format!("stored:{}@v{}", r.rule_id, r.version))
             .collect();
         let db = RuleSet::load(
-            stored
+            texts
                 .iter()
                 .zip(&names)
-                .filter(|(r, _)| r.enabled)
                 .map(|(r, n)| (n.as_str(), r.yaml.as_str())),
             &opts,
         );

@@ -1501,3 +1501,42 @@ async fn suppressions_and_overlays_gate_live_detection_on_sqlite() {
 async fn suppressions_and_overlays_gate_live_detection_on_postgres() {
     gate(true).await;
 }
+
+/// Rules imported while the server runs (as `leitstelle rules import` does, from another
+/// process) are picked up without a reload command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_rules_changed_elsewhere_are_reloaded() {
+    let Some(d) = Desk::start("generation", false).await else {
+        return;
+    };
+    let token = d
+        .setup(|c| {
+            c.create_token(&Principal::system(), "default", Role::Tier1, "t1", 0)
+                .expect("token")
+                .1
+        })
+        .await;
+    let auth = Auth::Token(token);
+    let (_, before) = d.get("/api/v1/rules", &auth).await;
+    let n = before["rules"].as_i64().expect("count");
+    d.setup(|c| {
+        c.import_upstream(
+            &Principal::system(),
+            &[("stored.yml".into(), RULE.into())],
+            &leitstelle_server::rules::check_rule,
+            1,
+        )
+        .expect("import")
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, now) = d.get("/api/v1/rules", &auth).await;
+        if now["rules"].as_i64() == Some(n + 1) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not reloaded: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    d.stop().await;
+}

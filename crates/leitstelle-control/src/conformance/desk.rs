@@ -50,6 +50,10 @@ pub(super) fn cases() -> Vec<Case> {
             "overlays are approved per tenant and survive upstream updates",
             overlays,
         ),
+        (
+            "a folder rule is disabled for all and enabled for one tenant",
+            folder_rules,
+        ),
         ("the responsibility matrix names whom to call", desk_doc),
         (
             "a hybrid SOC works one alert from tier 1 to the customer",
@@ -1114,6 +1118,92 @@ fn overlays(c: &Control) {
     assert!(
         again.proposed.is_empty(),
         "the same upstream text is proposed once"
+    );
+}
+
+fn folder_rules(c: &Control) {
+    for t in ["soc", "acme"] {
+        c.create_tenant(t, 0).unwrap();
+    }
+    c.add_scope(&sys(), "soc", "acme", 0).unwrap();
+    let alice = user(c, "alice", "soc", Role::Engineer);
+    let bob = user(c, "bob", "soc", Role::Engineer);
+    let review = |ch: crate::RuleChange| {
+        c.review_rule_change(&bob, ch.id, true, "", &checker, 3)
+            .unwrap()
+    };
+    let mut event = |_: &str| -> Vec<String> { vec![] };
+    // a rule that lives only in the configured folders (never stored)
+    let off = c
+        .propose_rule_change(
+            &alice,
+            &Proposal {
+                kind: "disable".into(),
+                rule_id: Some("folder-rule".into()),
+                ..Proposal::default()
+            },
+            &checker,
+            1,
+        )
+        .unwrap();
+    assert_eq!(off.base_version, None);
+    let g0 = c.gate_generation().unwrap();
+    review(off);
+    assert!(c.gate_generation().unwrap() > g0, "the gate must reload");
+    let (row, _) = c.stored_rule("folder-rule").unwrap().unwrap();
+    assert_eq!(
+        (row.origin.as_str(), row.enabled, row.yaml.as_str()),
+        ("folder", false, "")
+    );
+    let gate = c.gate(4).unwrap();
+    for t in ["soc", "acme"] {
+        assert_eq!(
+            gate.decide(t, "folder-rule", "high", 4, &mut event),
+            Decision::Excluded
+        );
+    }
+    assert!(matches!(
+        gate.decide("acme", "other-rule", "high", 4, &mut event),
+        Decision::Alert { .. }
+    ));
+    // acme turns it back on for itself
+    let on = c
+        .propose_rule_change(
+            &alice,
+            &Proposal {
+                kind: "overlay".into(),
+                rule_id: Some("folder-rule".into()),
+                tenant: Some("acme".into()),
+                overlay: Some(Overlay {
+                    enabled: Some(true),
+                    ..Overlay::default()
+                }),
+                ..Proposal::default()
+            },
+            &checker,
+            5,
+        )
+        .unwrap();
+    review(on);
+    let gate = c.gate(6).unwrap();
+    assert!(matches!(
+        gate.decide("acme", "folder-rule", "high", 6, &mut event),
+        Decision::Alert { .. }
+    ));
+    assert_eq!(
+        gate.decide("soc", "folder-rule", "high", 6, &mut event),
+        Decision::Excluded
+    );
+    // an upstream import of that id takes over the text and keeps the flag
+    let text = "title: Folder rule\nid: folder-rule\ndetection: x\n";
+    let rep = c
+        .import_upstream(&sys(), &[("f.yml".into(), text.into())], &checker, 7)
+        .unwrap();
+    assert_eq!(rep.updated, 1);
+    let (row, _) = c.stored_rule("folder-rule").unwrap().unwrap();
+    assert_eq!(
+        (row.origin.as_str(), row.enabled, row.yaml.as_str()),
+        ("upstream", false, text)
     );
 }
 
