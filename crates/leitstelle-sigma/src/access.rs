@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use leitstelle_event::{Path, Value, visit_leaves};
+use leitstelle_event::{Path, Value};
 use leitstelle_profile::scalar_text;
 use smallvec::SmallVec;
 
@@ -62,17 +62,27 @@ pub fn keyword_values<'a>(roots: &[Path], data: &'a Value) -> Values<'a> {
 
 /// Calls `f` with every scalar leaf a keyword search looks at: all leaves below the roots
 /// (the whole tree when there are none), in document order.
-pub fn visit_keyword_leaves<'a>(roots: &[Path], data: &'a Value, f: &mut dyn FnMut(&'a Value)) {
-    let mut leaf = |v: &'a Value| {
-        f(v);
-        true
-    };
+pub fn visit_keyword_leaves<'a>(roots: &[Path], data: &'a Value, f: &mut impl FnMut(&'a Value)) {
     if roots.is_empty() {
-        visit_leaves(data, &mut leaf);
+        leaves(data, f);
     } else {
         for r in roots {
-            r.visit(data, &mut |node| visit_leaves(node, &mut leaf));
+            r.visit(data, &mut |node| {
+                leaves(node, f);
+                true
+            });
         }
+    }
+}
+
+/// [`leitstelle_event::visit_leaves`] without dynamic calls (it is on the hot path of
+/// keyword searches): scalar leaves in document order, nulls skipped.
+fn leaves<'a>(node: &'a Value, f: &mut impl FnMut(&'a Value)) {
+    match node {
+        Value::Object(map) => map.values().for_each(|v| leaves(v, f)),
+        Value::Array(items) => items.iter().for_each(|v| leaves(v, f)),
+        Value::Null => {}
+        leaf => f(leaf),
     }
 }
 

@@ -10,26 +10,30 @@
 //!   lookups. Keyword searches scan all leaves of the event in one pass.
 //! - A rule's condition is evaluated only when each of its *trigger groups* (at most two) had
 //!   a hit: sets of scanned predicates such that whenever the condition holds, each set has a
-//!   hit (see `trigger_groups`). Rules without groups (for example `not filter`) are
-//!   evaluated for every event of their bucket. Fields holding no trigger are scanned only
-//!   when a triggered rule needs them.
+//!   hit (see `trigger_groups`). Only the first (cheapest) group is a trigger; the second is
+//!   checked once the first had a hit. Rules without groups (for example `not filter`) are
+//!   evaluated for every event of their bucket. Fields holding no first-group trigger are
+//!   scanned only when a triggered rule needs them.
 //! - Regexes run lazily, one by one, each with its own literal prefilter (a `RegexSet` over
 //!   hundreds of Sigma regexes was measured at 40% of matching time, in its PikeVM fallback);
-//!   their required literals make them triggers. The remaining tests (null, exists, numbers,
+//!   their required literals (anywhere in a match, see `literals`) make them triggers, and a
+//!   regex none of whose literals occurs is not run. The remaining tests (null, exists, numbers,
 //!   CIDR, field references, time parts, `neq`) are evaluated when a condition needs them,
 //!   memoised per event, with the reference semantics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton as _;
+use aho_corasick::{Anchored, MatchKind, dfa, nfa::contiguous};
 use leitstelle_event::{Event, Logsource, Path, Value};
 use leitstelle_profile::ProfileSet;
 
 use crate::access::{
     Values, eval_matcher, field_values, keyword_values, text, visit_keyword_leaves,
 };
-use crate::fields::{FieldPlan, Reader};
+use crate::fields::{FieldPlan, Prefetch, Reader};
+use crate::literals::required_literals;
 use crate::rule::{Expr, Rule};
 use crate::value::{Matcher, Pattern, Piece, Shape, fold};
 
@@ -77,32 +81,6 @@ fn intern(
     })
 }
 
-/// The literals one of which every match of the regex starts with, case-folded, when there
-/// is a small set of non-empty ones.
-fn regex_needles(re: &regex::Regex) -> Option<Vec<String>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(re.as_str())
-        .ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.len() > 64 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(lits.len());
-    for l in lits {
-        let s = std::str::from_utf8(l.as_bytes()).ok()?;
-        if s.is_empty() {
-            return None;
-        }
-        out.push(fold(s));
-    }
-    out.sort_unstable();
-    out.dedup();
-    Some(out)
-}
-
 #[derive(Debug)]
 struct CompiledRule {
     cond: CExpr,
@@ -139,11 +117,103 @@ struct Hit {
     len: u32,
 }
 
+/// An Aho-Corasick automaton of one field's needles, searched with our own loop (every
+/// overlapping match, no iterator state or dynamic dispatch per match).
+#[derive(Debug)]
+enum Ac {
+    /// Small needle sets: one table lookup per byte.
+    Dfa(dfa::DFA),
+    /// Large ones (a DFA over thousands of needles is tens of MB and slower, from cache
+    /// misses): a contiguous NFA.
+    Nfa(contiguous::NFA),
+}
+
+/// Needle sets up to this size get a DFA when it stays small (`DFA_MAX_BYTES`): the scans
+/// are bound by cache misses in the automaton tables, and on SigmaHQ's process_creation
+/// bucket the multi-MB DFAs of `Image` or `Hashes` were no faster than their NFAs.
+const DFA_MAX_NEEDLES: usize = 2000;
+const DFA_MAX_BYTES: usize = 256 << 10;
+
+impl Ac {
+    fn build(needles: &[String]) -> Option<Ac> {
+        if needles.len() <= DFA_MAX_NEEDLES
+            && let Ok(d) = dfa::DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .start_kind(aho_corasick::StartKind::Unanchored)
+                .build(needles)
+            && d.memory_usage() <= DFA_MAX_BYTES
+        {
+            return Some(Ac::Dfa(d));
+        }
+        contiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(needles)
+            .ok()
+            .map(Ac::Nfa)
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            Ac::Dfa(a) => a.memory_usage(),
+            Ac::Nfa(a) => a.memory_usage(),
+        }
+    }
+
+    /// Calls `f(pattern, start, end)` for every occurrence of every needle in `hay`.
+    #[inline]
+    fn for_each_match(&self, hay: &[u8], f: impl FnMut(usize, usize, usize)) {
+        match self {
+            Ac::Dfa(a) => overlapping(a, hay, f),
+            Ac::Nfa(a) => overlapping(a, hay, f),
+        }
+    }
+}
+
+#[inline]
+fn overlapping<A: aho_corasick::automaton::Automaton>(
+    a: &A,
+    hay: &[u8],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    for (i, &b) in hay.iter().enumerate() {
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                return;
+            }
+            // With `Standard` semantics a match state lists every needle ending here
+            // (those of its failure chain included).
+            if a.is_match(sid) {
+                for k in 0..a.match_len(sid) {
+                    let pid = a.match_pattern(sid, k);
+                    let len = a.pattern_len(pid);
+                    f(pid.as_usize(), i + 1 - len, i + 1);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Automaton {
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the predicates it stands for.
-    targets: Vec<Vec<(Hit, NeedleKind)>>,
+    ac: Option<Ac>,
+    /// Per automaton pattern: the predicates it stands for, `targets[start..end]`.
+    spans: Vec<(u32, u32)>,
+    targets: Vec<(Hit, NeedleKind)>,
+}
+
+impl Automaton {
+    fn targets(&self, pattern: usize) -> &[(Hit, NeedleKind)] {
+        match self.spans.get(pattern) {
+            Some(&(a, b)) => &self.targets[a as usize..b as usize],
+            None => &[],
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -166,9 +236,6 @@ struct FieldScan {
     any_needle: Option<aho_corasick::packed::Searcher>,
 }
 
-/// `Scratch::rule_mask` bit of a rule already among the candidates.
-const QUEUED: u8 = 0x80;
-
 /// At most this many trigger groups per rule (more would cost more bookkeeping than the
 /// evaluations it saves).
 const MAX_GROUPS: usize = 2;
@@ -186,11 +253,14 @@ struct Bucket {
     scans: Vec<FieldScan>,
     /// `scans[..eager]` hold triggers and run for every event; the rest run on demand.
     eager: usize,
-    /// The (rule << 1 | group) entries each trigger counts for, concatenated (see [`Hit`]).
+    /// The `rule << 1 | has a second group` entries each trigger counts for, concatenated
+    /// (see [`Hit`]).
     trigger_rules: Vec<u32>,
     /// Per predicate: the index of the field scan that finds it (`NO_SCAN`: evaluated
     /// lazily instead).
     scan_of: Vec<u32>,
+    /// Per profile: the scanned fields read in one pass (slot = scan index).
+    prefetch: Vec<Prefetch>,
     rules: usize,
 }
 
@@ -247,12 +317,13 @@ pub struct Scratch {
     hit: Vec<u32>,
     memo_stamp: Vec<u32>,
     memo: Vec<bool>,
+    /// Per rule: the stamp of the event whose first trigger group had a hit.
     rule_stamp: Vec<u32>,
-    /// Per rule, this event: which trigger groups had a hit, and `QUEUED` once a candidate.
-    rule_mask: Vec<u8>,
     glob_seen: Vec<u32>,
     value_stamp: u32,
     candidates: Vec<u32>,
+    /// Rules whose first group had a hit and whose second group is still to check.
+    pending: Vec<u32>,
     cache: HashMap<Logsource, Arc<Bucket>>,
     counters: Counters,
     /// Reused buffer for the case-folded value being scanned.
@@ -296,7 +367,6 @@ impl Scratch {
         }
         if self.rule_stamp.len() < rules {
             self.rule_stamp.resize(rules, 0);
-            self.rule_mask.resize(rules, 0);
         }
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -308,6 +378,7 @@ impl Scratch {
             self.stamp = 1;
         }
         self.candidates.clear();
+        self.pending.clear();
     }
 }
 
@@ -357,7 +428,7 @@ impl Engine {
                                 let id = intern(&mut preds, &mut pred_ids, fid, m);
                                 if let Matcher::Re(re) = m
                                     && preds[id as usize].prefilter.is_none()
-                                    && let Some(needles) = regex_needles(re)
+                                    && let Some(needles) = required_literals(re)
                                 {
                                     let ids = needles
                                         .iter()
@@ -516,15 +587,27 @@ impl Engine {
             if c.always {
                 always.push(r);
             }
-            for (g, group) in c.groups.iter().enumerate() {
-                for &p in group {
-                    triggers.entry(p).or_default().push(r << 1 | g as u32);
-                    // Regex prefilters are triggers without being in the condition.
-                    used_preds.push(p);
+            // Only the first (rarest) group is a trigger; the second is checked when the
+            // first had a hit, so a common needle there costs nothing per event.
+            if let Some(first) = c.groups.first() {
+                let two = (c.groups.len() > 1) as u32;
+                for &p in first {
+                    triggers.entry(p).or_default().push(r << 1 | two);
                 }
             }
+            // Regex prefilters are in groups without being in the condition.
+            used_preds.extend(c.groups.iter().flatten());
             collect_preds(&c.cond, &mut used_preds);
         }
+        // A regex's required literals are scanned too: when none occurs, the regex cannot
+        // match and is not run (see `pred`).
+        let prefilters: Vec<PredId> = used_preds
+            .iter()
+            .filter_map(|&p| self.preds[p as usize].prefilter.as_ref())
+            .flatten()
+            .copied()
+            .collect();
+        used_preds.extend(prefilters);
         used_preds.sort_unstable();
         used_preds.dedup();
         // Every scannable predicate of the bucket is found by the field scans: measured on
@@ -562,11 +645,14 @@ impl Engine {
                 self.build_scan(field, &preds, &spans)
             })
             .collect();
+        let scanned: Vec<usize> = scans.iter().map(|sc| sc.field as usize).collect();
+        let prefetch = self.plans.iter().map(|p| p.prefetch(&scanned)).collect();
         Bucket {
             always,
             scans,
             eager,
             scan_of,
+            prefetch,
             trigger_rules,
             rules: rules.len(),
         }
@@ -624,19 +710,22 @@ impl Engine {
                 table.2[idx].push((hit, kind));
             }
         }
-        let build = |t: NeedleTable, insensitive: bool| {
+        let build = |t: NeedleTable| {
             if t.0.is_empty() {
                 return Automaton::default();
             }
-            // Always the contiguous NFA: a DFA over SigmaHQ's process_creation needles was
-            // measured 7% faster but 20x larger (74 MB against 3.5 MB), and the automatic
-            // choice builds DFAs for small needle sets, which add up over many buckets.
-            let ac = AhoCorasick::builder()
-                .ascii_case_insensitive(insensitive)
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                .build(&t.0)
-                .ok();
-            Automaton { ac, targets: t.2 }
+            let mut spans = Vec::with_capacity(t.2.len());
+            let mut targets = Vec::new();
+            for ts in t.2 {
+                let start = targets.len() as u32;
+                targets.extend(ts);
+                spans.push((start, targets.len() as u32));
+            }
+            Automaton {
+                ac: Ac::build(&t.0),
+                spans,
+                targets,
+            }
         };
         let concat = field == KEYWORDS
             && cased.0.is_empty()
@@ -659,8 +748,8 @@ impl Engine {
         };
         FieldScan {
             field,
-            folded: build(folded, false),
-            cased: build(cased, false),
+            folded: build(folded),
+            cased: build(cased),
             exact_folded,
             exact_cased,
             exact_max,
@@ -700,7 +789,7 @@ impl Engine {
             needles: b
                 .scans
                 .iter()
-                .map(|s| s.folded.targets.len() + s.cased.targets.len())
+                .map(|s| s.folded.spans.len() + s.cased.spans.len())
                 .sum(),
         }
     }
@@ -727,21 +816,29 @@ impl Engine {
         };
         let profile = event.profile.min(self.plans.len() - 1);
         let data = &event.data;
-        let rd = Reader::new(plan, data);
-        let stamp = scratch.stamp;
+        let mut rd = Reader::new(plan, data);
+        if let Some(pre) = bucket.prefetch.get(profile) {
+            rd.prefetch(pre);
+        }
         if scratch.scan_stamp.len() < bucket.scans.len() {
             scratch.scan_stamp.resize(bucket.scans.len(), 0);
         }
         for i in 0..bucket.eager {
             self.run_scan(i, &bucket, &rd, profile, scratch);
         }
-        // Candidates: always-evaluated rules plus those triggered above.
-        for &r in &bucket.always {
-            // Always-evaluated rules have no groups, so no trigger touched them yet.
-            scratch.rule_stamp[r as usize] = stamp;
-            scratch.rule_mask[r as usize] = QUEUED;
-            scratch.candidates.push(r);
+        // Rules whose first group had a hit need one in their second group too (its field
+        // is scanned now if it was not yet).
+        let mut k = 0;
+        while let Some(&r) = scratch.pending.get(k) {
+            k += 1;
+            if let Some(second) = self.compiled[r as usize].groups.get(1)
+                && self.any_hit(second, &bucket, &rd, profile, scratch)
+            {
+                scratch.candidates.push(r);
+            }
         }
+        // Candidates: always-evaluated rules (they have no groups) plus those triggered above.
+        scratch.candidates.extend_from_slice(&bucket.always);
         let mut candidates = std::mem::take(&mut scratch.candidates);
         candidates.sort_unstable();
         scratch.counters.events += 1;
@@ -782,7 +879,8 @@ impl Engine {
         let vals = if scan.field == KEYWORDS {
             keyword_values(&self.keyword_roots[profile], rd.data())
         } else {
-            rd.values(scan.field as usize)
+            rd.prefetched(i)
+                .unwrap_or_else(|| rd.values(scan.field as usize))
         };
         for v in &vals.items {
             let Some(t) = text(v) else { continue };
@@ -848,9 +946,9 @@ impl Engine {
         let base = scratch.value_stamp + 1;
         scratch.value_stamp += ends.len() as u32 + 1;
         let value_stamp = scratch.value_stamp;
-        for m in ac.find_overlapping_iter(buf.as_str()) {
-            let i = ends.partition_point(|&e| e < m.end());
-            let Some(&end) = ends.get(i) else { continue };
+        ac.for_each_match(buf.as_bytes(), |pattern, m_start, m_end| {
+            let i = ends.partition_point(|&e| e < m_end);
+            let Some(&end) = ends.get(i) else { return };
             let start = if i == 0 {
                 0
             } else {
@@ -858,18 +956,10 @@ impl Engine {
             };
             let t = &buf[start..end];
             scratch.value_stamp = base + i as u32;
-            for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
-                self.needle_hit(
-                    h,
-                    kind,
-                    m.start() - start,
-                    m.end() - start,
-                    t,
-                    bucket,
-                    scratch,
-                );
+            for &(h, kind) in scan.folded.targets(pattern) {
+                self.needle_hit(h, kind, m_start - start, m_end - start, t, bucket, scratch);
             }
-        }
+        });
         scratch.value_stamp = value_stamp;
         scratch.concat = buf;
         scratch.ends = ends;
@@ -913,19 +1003,19 @@ impl Engine {
             }
         }
         if let Some(ac) = &scan.folded.ac {
-            for m in ac.find_overlapping_iter(folded.as_str()) {
-                for &(h, kind) in &scan.folded.targets[m.pattern().as_usize()] {
-                    self.needle_hit(h, kind, m.start(), m.end(), &folded, bucket, scratch);
+            ac.for_each_match(folded.as_bytes(), |pattern, start, end| {
+                for &(h, kind) in scan.folded.targets(pattern) {
+                    self.needle_hit(h, kind, start, end, &folded, bucket, scratch);
                 }
-            }
+            });
         }
         scratch.folded = folded;
         if let Some(ac) = &scan.cased.ac {
-            for m in ac.find_overlapping_iter(t) {
-                for &(h, kind) in &scan.cased.targets[m.pattern().as_usize()] {
-                    self.needle_hit(h, kind, m.start(), m.end(), t, bucket, scratch);
+            ac.for_each_match(t.as_bytes(), |pattern, start, end| {
+                for &(h, kind) in scan.cased.targets(pattern) {
+                    self.needle_hit(h, kind, start, end, t, bucket, scratch);
                 }
-            }
+            });
         }
     }
 
@@ -979,14 +1069,11 @@ impl Engine {
             let r = (entry >> 1) as usize;
             if scratch.rule_stamp[r] != stamp {
                 scratch.rule_stamp[r] = stamp;
-                scratch.rule_mask[r] = 0;
-            }
-            let mask = scratch.rule_mask[r] | (1 << (entry & 1));
-            scratch.rule_mask[r] = mask;
-            let full = (1u8 << self.compiled[r].groups.len()) - 1;
-            if mask & QUEUED == 0 && mask & full == full {
-                scratch.rule_mask[r] = mask | QUEUED;
-                scratch.candidates.push(r as u32);
+                if entry & 1 == 0 {
+                    scratch.candidates.push(r as u32);
+                } else {
+                    scratch.pending.push(r as u32);
+                }
             }
         }
     }
@@ -1019,6 +1106,31 @@ impl Engine {
         }
     }
 
+    /// Whether any of the scanned predicates hit (true when one of them is not scanned in
+    /// this bucket: then nothing is known).
+    fn any_hit(
+        &self,
+        ids: &[PredId],
+        bucket: &Bucket,
+        rd: &Reader<'_>,
+        profile: usize,
+        scratch: &mut Scratch,
+    ) -> bool {
+        for &p in ids {
+            let scan = bucket.scan_of[p as usize];
+            if scan == NO_SCAN {
+                return true;
+            }
+            if scratch.scan_stamp[scan as usize] != scratch.stamp {
+                self.run_scan(scan as usize, bucket, rd, profile, scratch);
+            }
+            if scratch.hit[p as usize] == scratch.stamp {
+                return true;
+            }
+        }
+        false
+    }
+
     fn pred(
         &self,
         p: PredId,
@@ -1031,11 +1143,21 @@ impl Engine {
         let pred = &self.preds[i];
         let scan = bucket.scan_of[i];
         if scan != NO_SCAN {
-            self.run_scan(scan as usize, bucket, rd, profile, scratch);
+            // Checked here, not only in `run_scan`: most tests find their scan done.
+            if scratch.scan_stamp[scan as usize] != scratch.stamp {
+                self.run_scan(scan as usize, bucket, rd, profile, scratch);
+            }
             return scratch.hit[i] == scratch.stamp;
         }
         if scratch.memo_stamp[i] == scratch.stamp {
             return scratch.memo[i];
+        }
+        if let Some(ids) = &pred.prefilter
+            && !self.any_hit(ids, bucket, rd, profile, scratch)
+        {
+            scratch.memo_stamp[i] = scratch.stamp;
+            scratch.memo[i] = false;
+            return false;
         }
         let vals = if pred.field == KEYWORDS {
             keyword_values(&self.keyword_roots[profile], rd.data())
@@ -1144,16 +1266,34 @@ fn trigger_groups(e: &CExpr, preds: &[Pred]) -> Vec<(Vec<PredId>, f64)> {
             all
         }
         CExpr::Or(v) | CExpr::AtLeast(_, v) => {
-            let mut union = Vec::new();
-            let mut cost = 0.0;
+            // Whichever side holds has a hit in each of its groups, so the union of the
+            // sides' first groups is a group, and so is the union of their second groups (a
+            // side with one group puts it in both).
+            let mut first: (Vec<PredId>, f64) = (Vec::new(), 0.0);
+            let mut second: (Vec<PredId>, f64) = (Vec::new(), 0.0);
+            let mut two = false;
             for x in v {
-                let Some((g, c)) = trigger_groups(x, preds).into_iter().next() else {
+                let gs = trigger_groups(x, preds);
+                let Some((g1, c1)) = gs.first() else {
                     return Vec::new();
                 };
-                union.extend(g);
-                cost += c;
+                let (g2, c2) = match gs.get(1) {
+                    Some((g, c)) => (g, c),
+                    None => (g1, c1),
+                };
+                two |= gs.len() > 1;
+                first.0.extend(g1);
+                first.1 += c1;
+                second.0.extend(g2);
+                second.1 += c2;
             }
-            vec![(union, cost)]
+            if two {
+                let mut out = vec![first, second];
+                out.sort_by(|a, b| a.1.total_cmp(&b.1));
+                out
+            } else {
+                vec![first]
+            }
         }
     }
 }

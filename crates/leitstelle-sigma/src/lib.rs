@@ -48,6 +48,7 @@ pub mod correlation;
 pub mod diag;
 pub mod engine;
 mod fields;
+mod literals;
 pub mod loader;
 pub mod reference;
 pub mod rule;

@@ -161,7 +161,24 @@ pub fn fold(text: &str) -> String {
     text.chars().map(fold_char).collect()
 }
 
+#[inline]
 pub(crate) fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    if (c as u32) < 0x100 {
+        // Latin-1 (`®` in every Windows product name): only `À`..=`Þ` but `×` have a
+        // lowercase, 32 above (tested against `to_lowercase` below).
+        return if ('\u{C0}'..='\u{DE}').contains(&c) && c != '\u{D7}' {
+            char::from_u32(c as u32 + 32).unwrap_or(c)
+        } else {
+            c
+        };
+    }
+    fold_char_slow(c)
+}
+
+fn fold_char_slow(c: char) -> char {
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) => l,
@@ -667,6 +684,11 @@ pub(crate) fn build_regex(pattern: &str, i: bool, m: bool, s: bool) -> Result<Re
     };
     regex::RegexBuilder::new(&full)
         .size_limit(8 << 20)
+        // Twice the default: with it, Sigma regexes over large Unicode classes (SigmaHQ's
+        // `-k\s\w{1,64}` on svchost command lines) still get a lazy DFA instead of the
+        // bounded backtracker, which clears a visited set sized by the NFA on every call. The
+        // cache grows only as states are needed.
+        .dfa_size_limit(4 << 20)
         .build()
         .map_err(|e| ValueError {
             message: format!("invalid regular expression: {}", first_line(&e.to_string())),
@@ -682,6 +704,14 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold_char_fast_paths_agree_with_to_lowercase() {
+        for cp in 0..0x100u32 {
+            let c = char::from_u32(cp).expect("below 0x100 is a char");
+            assert_eq!(fold_char(c), fold_char_slow(c), "{cp:#x}");
+        }
+    }
 
     fn pat(s: &str) -> Pattern {
         Pattern::new(parse_sigma_string(s), false)

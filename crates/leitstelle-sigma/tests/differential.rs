@@ -81,7 +81,8 @@ fn item() -> BoxedStrategy<Item> {
         1 => (field(), select(vec!["", "|neq"]))
             .prop_map(move |(f, m)| (key(f, m), vec!["null".to_string()])),
         2 => (field(), select(vec!["|re", "|re|i", "|re|m", "|re|s", "|re|i|s", "|re|neq", "|re|cased"]),
-              vec(select(vec!["'a'", "'^a'", "'B$'", "'a.b'", "'[ab]+'", "'^$'", "'(?:a|b)b'", r"'\d'", "'Ä'"])
+              vec(select(vec!["'a'", "'^a'", "'B$'", "'a.b'", "'[ab]+'", "'^$'", "'(?:a|b)b'", r"'\d'", "'Ä'",
+                  r"'\w+b'", r"'.*ÄB'", r"'(?:a|ß)\s?b'", r"'[^a]\\a'", "'(?:ab)+ö'"])
                   .prop_map(str::to_string), 1..=2))
             .prop_map(move |(f, m, v)| (key(f, m), v)),
         1 => (field(), any::<bool>())
