@@ -218,6 +218,53 @@ fn user_row(c: &mut dyn Conn, r: &crate::db::Row) -> Result<User> {
 const USER_COLUMNS: &str = "u.id, u.name, t.name, u.display_name, u.email, u.disabled,
     u.locked_until_ns FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
+/// Opens a session for a user whose identity was established by `method` (`password`
+/// here; an OIDC login would map the identity provider's subject to a local user and call
+/// this the same way), inside the caller's transaction; audited as `login.success`.
+fn open_session(
+    c: &mut dyn Conn,
+    uid: i64,
+    tid: i64,
+    name: &str,
+    method: &str,
+    now_ns: i64,
+) -> Result<Session> {
+    let secret = random_secret(SESSION_PREFIX)?;
+    let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<24>()?);
+    let expires_ns = now_ns + SESSION_NS;
+    c.execute(
+        "INSERT INTO sessions (id_hash, user_id, csrf, created_ns, expires_ns, last_seen_ns)
+         VALUES ($1, $2, $3, $4, $5, $4)",
+        params![
+            sha256_hex(secret.as_bytes()),
+            uid,
+            &csrf,
+            now_ns,
+            expires_ns
+        ],
+    )?;
+    c.execute(
+        "DELETE FROM sessions WHERE expires_ns < $1",
+        params![now_ns],
+    )?;
+    append(
+        c,
+        tid,
+        now_ns,
+        name,
+        "login.success",
+        name,
+        &json!({"method": method}),
+    )?;
+    let principal = principal_by_id(c, uid)?.ok_or_else(|| ControlError::NoUser(name.into()))?;
+    Ok(Session {
+        secret,
+        csrf,
+        expires_ns,
+        principal,
+    })
+}
+
 impl Control {
     /// Creates an API token; returns its description and the secret, which is shown once
     /// and never stored. Needs `admin` in the tenant.
@@ -688,32 +735,12 @@ impl Control {
                 })
             });
         }
-        let secret = random_secret(SESSION_PREFIX)?;
-        let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<24>()?);
-        let expires_ns = now_ns + SESSION_NS;
         self.write(|c| {
             c.execute(
                 "UPDATE users SET failed_logins = 0, locked_until_ns = 0 WHERE id = $1",
                 params![uid],
             )?;
-            c.execute(
-                "INSERT INTO sessions (id_hash, user_id, csrf, created_ns, expires_ns, last_seen_ns)
-                 VALUES ($1, $2, $3, $4, $5, $4)",
-                params![sha256_hex(secret.as_bytes()), uid, &csrf, now_ns, expires_ns],
-            )?;
-            c.execute(
-                "DELETE FROM sessions WHERE expires_ns < $1",
-                params![now_ns],
-            )?;
-            append(c, tid, now_ns, name, "login.success", name, &json!({}))?;
-            let principal =
-                principal_by_id(c, uid)?.ok_or_else(|| ControlError::NoUser(name.into()))?;
-            Ok(Login::Ok(Box::new(Session {
-                secret,
-                csrf,
-                expires_ns,
-                principal,
-            })))
+            open_session(c, uid, tid, name, "password", now_ns).map(|s| Login::Ok(Box::new(s)))
         })
     }
 
