@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
             axum::routing::post(crate::search::retrohunt_handler),
         )
         .merge(crate::desk::router())
+        .merge(crate::console::router())
         .merge(crate::elastic::router())
         .merge(crate::hec::router())
         .layer(axum::middleware::from_fn_with_state(
@@ -212,17 +213,37 @@ pub async fn csrf_guard(
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     );
     let headers = req.headers();
-    if safe || headers.contains_key(header::AUTHORIZATION) {
+    // Logging in needs no token (there is no session yet; a stale cookie must not block it).
+    let login = matches!(req.uri().path(), "/login" | "/api/v1/auth/login");
+    if safe || login || headers.contains_key(header::AUTHORIZATION) {
         return next.run(req).await;
     }
     let Some(session) = session_from_headers(headers) else {
         return next.run(req).await;
     };
-    let sent = headers
+    let mut sent = headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // Console forms carry the token as the field `csrf` of a form body.
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let req = if sent.is_empty() && form {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "form body too large")
+                .into_response();
+        };
+        if let Some((_, v)) = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf") {
+            sent = v.into_owned();
+        }
+        axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else {
+        req
+    };
     let now = crate::pipeline::now_ns();
     let expected = control(&app, move |c| c.authenticate_session(&session, now)).await;
     match expected {
@@ -234,7 +255,7 @@ pub async fn csrf_guard(
             app.metrics.auth_failures.inc();
             ApiError::new(
                 StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token (X-CSRF-Token)",
+                "missing or wrong CSRF token (X-CSRF-Token, or the form field csrf)",
             )
             .into_response()
         }

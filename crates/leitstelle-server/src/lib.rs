@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod desk;
 pub mod elastic;
 pub mod hec;

@@ -1540,3 +1540,128 @@ async fn stored_rules_changed_elsewhere_are_reloaded() {
     }
     d.stop().await;
 }
+
+/// The console's first pages over the real router: login by form, the queue and the alert
+/// page with security headers and event data rendered inert, a triage form refused without
+/// its CSRF field and taken with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_login_queue_alert_and_triage_form() {
+    let Some(d) = Desk::start("console", false).await else {
+        return;
+    };
+    let alert = d
+        .setup(|c| {
+            let sys = Principal::system();
+            c.create_user(&sys, "ann", "a long password", "default", Role::Tier1, 0)
+                .expect("user");
+            c.apply(&[detection("default", 1)], &[], &[], 0, 0, 1)
+                .expect("alert")
+                .created[0]
+        })
+        .await;
+    let send = |method: &str, uri: &str, cookie: Option<&str>, form: Option<String>| {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("leitstelle_session={c}"));
+        }
+        if form.is_some() {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = req
+            .body(form.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request");
+        let router = d.router.clone();
+        async move {
+            let resp = router.oneshot(req).await.expect("response");
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+                .await
+                .expect("body");
+            (status, headers, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let (st, h, _) = send("GET", "/alerts", None, None).await;
+    assert_eq!(st, 303);
+    assert!(h["location"].to_str().unwrap_or("").starts_with("/login"));
+    let (st, _, _) = send(
+        "POST",
+        "/login",
+        None,
+        Some("user=ann&password=wrong&next=%2Falerts".into()),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let (st, h, _) = send(
+        "POST",
+        "/login",
+        None,
+        Some("user=ann&password=a+long+password&next=%2Falerts".into()),
+    )
+    .await;
+    assert_eq!(st, 303);
+    let cookie = h["set-cookie"].to_str().unwrap_or("").to_string();
+    let session = cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .expect("session");
+    let (st, h, queue) = send("GET", "/alerts", Some(&session), None).await;
+    assert_eq!(st, 200);
+    let csp = h["content-security-policy"].to_str().unwrap_or("");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(
+        queue.contains(&format!("href=\"/alerts/{alert}\"")),
+        "{queue}"
+    );
+    let (st, _, page) = send("GET", &format!("/alerts/{alert}"), Some(&session), None).await;
+    assert_eq!(st, 200);
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "event data must be inert"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("csrf field")
+        .to_string();
+    let uri = format!("/alerts/{alert}/triage");
+    let (st, _, _) = send(
+        "POST",
+        &uri,
+        Some(&session),
+        Some("action=acknowledge".into()),
+    )
+    .await;
+    assert_eq!(st, 403, "a form without its CSRF field is refused");
+    let (st, _, _) = send(
+        "POST",
+        &uri,
+        Some(&session),
+        Some(format!("action=acknowledge&csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(st, 303);
+    let (_, _, page) = send("GET", &format!("/alerts/{alert}"), Some(&session), None).await;
+    assert!(page.contains("status-acknowledged"), "{page}");
+    let (st, h, js) = send("GET", "/static/app.js", None, None).await;
+    assert_eq!(st, 200);
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/javascript")
+    );
+    assert!(js.contains("EventSource"));
+    d.stop().await;
+}
