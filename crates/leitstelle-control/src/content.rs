@@ -261,11 +261,7 @@ fn put_version(
             rule_id, version, yaml, enabled, origin, author, approver, change_id, now_ns
         ],
     )?;
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES ('rules_generation', '1')
-         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
-        &[],
-    )?;
+    crate::bump_counter(c, "rules_generation")?;
     bump_generation(c)?;
     Ok(version)
 }
@@ -688,15 +684,7 @@ impl Control {
 
     /// Moves whenever a rule version is written: the server recompiles when it changes.
     pub fn rules_generation(&self) -> Result<i64> {
-        self.read(|c| {
-            Ok(
-                c.query_opt("SELECT value FROM meta WHERE key = 'rules_generation'", &[])?
-                    .map(|r| r.text(0))
-                    .transpose()?
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-            )
-        })
+        self.read(|c| crate::counter(c, "rules_generation"))
     }
 
     /// Imports upstream rule texts (a SigmaHQ release): new rules are added, rules nobody

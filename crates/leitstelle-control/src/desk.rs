@@ -96,6 +96,15 @@ impl Desk {
         Ok(())
     }
 
+    /// The team escalations go to: the matrix's, or `tier2` when it names none.
+    pub fn escalation_team(&self) -> String {
+        if self.escalation.trim().is_empty() {
+            "tier2".into()
+        } else {
+            self.escalation.clone()
+        }
+    }
+
     /// Whom to call now for an alert of `level`: the plan's contacts for that level, or for
     /// the nearest more severe level that has a plan, in order.
     pub fn call_list(&self, level: &str) -> Vec<Contact> {
@@ -127,12 +136,7 @@ fn load(c: &mut dyn Conn, tenant: &str) -> Result<Desk> {
 
 /// The team a tenant's escalations go to.
 pub(crate) fn escalation_team(c: &mut dyn Conn, tenant: &str) -> Result<String> {
-    let d = load(c, tenant)?;
-    Ok(if d.escalation.trim().is_empty() {
-        "tier2".into()
-    } else {
-        d.escalation
-    })
+    Ok(load(c, tenant)?.escalation_team())
 }
 
 impl Control {

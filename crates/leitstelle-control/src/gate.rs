@@ -247,12 +247,7 @@ fn suppression_row(r: &Row) -> Result<Suppression> {
 
 /// Moves the generation the pipeline watches.
 pub(crate) fn bump_generation(c: &mut dyn Conn) -> Result<()> {
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES ('gate_generation', '1')
-         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
-        &[],
-    )?;
-    Ok(())
+    crate::bump_counter(c, "gate_generation")
 }
 
 pub(crate) fn overlay_rows(c: &mut dyn Conn) -> Result<Vec<(String, String, Overlay)>> {
@@ -398,15 +393,7 @@ impl Control {
 
     /// The generation of suppressions and overlays: it moves whenever either changes.
     pub fn gate_generation(&self) -> Result<i64> {
-        self.read(|c| {
-            Ok(
-                c.query_opt("SELECT value FROM meta WHERE key = 'gate_generation'", &[])?
-                    .map(|r| r.text(0))
-                    .transpose()?
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-            )
-        })
+        self.read(|c| crate::counter(c, "gate_generation"))
     }
 
     /// The suppressions in force and every overlay, for the pipeline.

@@ -52,7 +52,7 @@ pub use gate::{
 };
 pub use triage::{
     Comment, HistoryEntry, LEVELS, MAX_TEXT, SlaMap, SlaPolicy, SlaState, TriageAction,
-    TriageFigures, TriageReport, Verdict, default_sla, level_rank, sla_state,
+    TriageFigures, TriageReport, Verdict, default_sla, level_rank, sla_of, sla_state,
 };
 
 use db::{Backend, Conn, params};
@@ -286,6 +286,27 @@ impl Control {
             }
         })
     }
+}
+
+/// Adds one to a counter kept in `meta` (the generations the server watches).
+pub(crate) fn bump_counter(c: &mut dyn Conn, key: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
+        params![key],
+    )?;
+    Ok(())
+}
+
+/// A counter kept in `meta` (0 until first bumped).
+pub(crate) fn counter(c: &mut dyn Conn, key: &str) -> Result<i64> {
+    Ok(
+        c.query_opt("SELECT value FROM meta WHERE key = $1", params![key])?
+            .map(|r| r.text(0))
+            .transpose()?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    )
 }
 
 fn tenant_row(r: &db::Row) -> Result<Tenant> {

@@ -464,6 +464,12 @@ pub fn sla_state(a: &Alert, policy: &SlaPolicy, now_ns: i64) -> SlaState {
 /// SLA policies of a set of tenants: (tenant, level) → policy, defaults filled in.
 pub type SlaMap = BTreeMap<(String, String), SlaPolicy>;
 
+/// An alert's SLA state at `now_ns` under its tenant's policy for its level, if any.
+pub fn sla_of(slas: &SlaMap, a: &Alert, now_ns: i64) -> Option<SlaState> {
+    slas.get(&(a.tenant.clone(), a.level.clone()))
+        .map(|p| sla_state(a, p, now_ns))
+}
+
 /// MTTA / MTTR and SLA figures of one group of alerts.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TriageFigures {
@@ -656,6 +662,12 @@ impl Control {
         })
     }
 
+    /// One alert's SLA state at `now_ns` (its tenant's policy for its level, if any).
+    pub fn alert_sla(&self, a: &Alert, now_ns: i64) -> Result<Option<SlaState>> {
+        let slas = self.sla_policies(std::slice::from_ref(&a.tenant))?;
+        Ok(sla_of(&slas, a, now_ns))
+    }
+
     /// The SLA policies of `tenants` (the defaults where a tenant set none).
     pub fn sla_policies(&self, tenants: &[String]) -> Result<SlaMap> {
         self.read(|c| sla_map(c, tenants))
@@ -687,9 +699,7 @@ impl Control {
                     continue;
                 }
                 let t = timeline(&history_rows(c, a.id)?);
-                let sla = slas
-                    .get(&(a.tenant.clone(), a.level.clone()))
-                    .map(|p| sla_state(&a, p, now_ns));
+                let sla = sla_of(&slas, &a, now_ns);
                 let sla = sla.as_ref();
                 let created = a.created_ns;
                 report.total.add(created, &t, sla, true, true);
@@ -747,8 +757,7 @@ impl Control {
                 &[],
             )? {
                 let a = crate::alerts::alert_row(&r)?;
-                if let Some(p) = slas.get(&(a.tenant.clone(), a.level.clone())) {
-                    let s = sla_state(&a, p, now_ns);
+                if let Some(s) = sla_of(&slas, &a, now_ns) {
                     let e = out.entry(a.tenant).or_default();
                     e.0 += u64::from(s.ack_breached);
                     e.1 += u64::from(s.resolve_breached);

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -125,6 +125,14 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
 pub const SESSION_COOKIE: &str = "leitstelle_session";
 /// The header a console request repeats its session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The `Set-Cookie` value of a console session (an empty value with age 0 ends it).
+pub fn session_cookie(value: &str, max_age_secs: i64) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}"
+    ))
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
 
 /// The session id in a `Cookie` header, if any.
 pub fn session_from_headers(headers: &HeaderMap) -> Option<String> {

@@ -16,12 +16,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leitstelle_console::{self as ui, AlertDetail, QueueFilter, QueueRow, RuleView, Viewer};
 use leitstelle_control::{
-    AlertFilter, ControlError, Login, Perm, Principal, Status, TriageAction, Verdict, sla_state,
+    AlertFilter, ControlError, Login, Perm, Principal, Status, TriageAction, Verdict, sla_of,
 };
 use maud::Markup;
 
 use crate::App;
-use crate::api::{SESSION_COOKIE, control, session_from_headers};
+use crate::api::{control, session_cookie, session_from_headers};
 use crate::pipeline::now_ns;
 
 pub fn router() -> Router<Arc<App>> {
@@ -41,6 +41,18 @@ pub fn router() -> Router<Arc<App>> {
         .route("/dashboard", get(not_yet))
         .route("/tenants", get(not_yet))
         .route("/admin", get(not_yet))
+}
+
+/// A redirect that also sets (or, with an empty value, ends) the session cookie.
+fn redirect_with_session(to: &str, value: &str, max_age_secs: i64) -> Response {
+    match session_cookie(value, max_age_secs) {
+        Ok(cookie) => {
+            let mut r = Redirect::to(to).into_response();
+            r.headers_mut().insert(header::SET_COOKIE, cookie);
+            r
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// A rendered page with the console's security headers.
@@ -136,13 +148,6 @@ fn form(body: &[u8]) -> (HashMap<String, String>, Vec<i64>) {
     (map, ids)
 }
 
-fn session_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 #[derive(serde::Deserialize)]
 struct NextQuery {
     next: Option<String>,
@@ -177,12 +182,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let now = now_ns();
     match control(&app, move |c| c.login(&user, &password, now)).await {
         Ok(Login::Ok(s)) => {
-            let mut r = Redirect::to(&next).into_response();
-            r.headers_mut().insert(
-                header::SET_COOKIE,
-                session_cookie(&s.secret, (s.expires_ns - now) / 1_000_000_000),
-            );
-            r
+            redirect_with_session(&next, &s.secret, (s.expires_ns - now) / 1_000_000_000)
         }
         Ok(Login::Invalid) => {
             app.metrics.auth_failures.inc();
@@ -210,10 +210,7 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         let now = now_ns();
         let _ = control(&app, move |c| c.logout(&s, now)).await;
     }
-    let mut r = Redirect::to("/login").into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", 0));
-    r
+    redirect_with_session("/login", "", 0)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -291,9 +288,7 @@ async fn queue(
         .alerts
         .into_iter()
         .map(|a| {
-            let sla = slas
-                .get(&(a.tenant.clone(), a.level.clone()))
-                .map(|p| sla_state(&a, p, now));
+            let sla = sla_of(&slas, &a, now);
             QueueRow { alert: a, sla }
         })
         .collect();
@@ -349,10 +344,7 @@ async fn alert(
             return Err(ControlError::NotFound(format!("alert {id}")));
         };
         let desk = c.desk(&who2, &a.tenant).unwrap_or_default();
-        let sla = c
-            .sla_policies(std::slice::from_ref(&a.tenant))?
-            .get(&(a.tenant.clone(), a.level.clone()))
-            .map(|p| sla_state(&a, p, now));
+        let sla = c.alert_sla(&a, now)?;
         let related = c
             .alerts(&AlertFilter {
                 tenants: vec![a.tenant.clone()],
@@ -402,11 +394,7 @@ async fn alert(
             comments: c.alert_comments(&who2, id)?,
             sla,
             call: desk.call_list(&a.level),
-            escalation_team: if desk.escalation.is_empty() {
-                "tier2".into()
-            } else {
-                desk.escalation.clone()
-            },
+            escalation_team: desk.escalation_team(),
             rule,
             related,
             used_fields,
@@ -603,10 +591,7 @@ async fn row(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Heade
         let Some((a, _)) = c.alert(&scope, id)? else {
             return Ok(None);
         };
-        let sla = c
-            .sla_policies(std::slice::from_ref(&a.tenant))?
-            .get(&(a.tenant.clone(), a.level.clone()))
-            .map(|p| sla_state(&a, p, now));
+        let sla = c.alert_sla(&a, now)?;
         Ok(Some(QueueRow { alert: a, sla }))
     })
     .await;

@@ -10,19 +10,19 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use leitstelle_control::{
     AlertFilter, CaseUpdate, Desk, Login, NewCase, NewSuppression, Perm, Principal, Proposal, Role,
-    SlaPolicy, Status, TriageAction, sla_state,
+    SlaPolicy, Status, TriageAction, sla_of,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
 use crate::api::{
-    ApiError, SESSION_COOKIE, authenticate, authorize, bad, control, parse_time,
+    ApiError, authenticate, authorize, bad, control, parse_time, session_cookie,
     session_from_headers,
 };
 use crate::pipeline::now_ns;
@@ -115,13 +115,6 @@ fn principal_json(p: &Principal) -> Value {
             (t.clone(), r.iter().map(|r| r.as_str()).collect::<Vec<_>>())
         }).collect::<std::collections::BTreeMap<_, _>>(),
     })
-}
-
-fn session_cookie(value: &str, max_age_secs: i64) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}"
-    ))
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// `POST /api/v1/auth/login`: opens a session (cookie) and returns its CSRF token.
@@ -254,8 +247,8 @@ async fn list_alerts(
         .iter()
         .map(|a| {
             let mut v = json!(a);
-            if let Some(p) = slas.get(&(a.tenant.clone(), a.level.clone())) {
-                v["sla"] = json!(sla_state(a, p, now));
+            if let Some(s) = sla_of(&slas, a, now) {
+                v["sla"] = json!(s);
             }
             v
         })
@@ -278,11 +271,8 @@ async fn get_alert(
                 "alert {alert}"
             )));
         };
-        let slas = c.sla_policies(std::slice::from_ref(&a.tenant))?;
         let desk = c.desk(&who, &a.tenant).unwrap_or_default();
-        let sla = slas
-            .get(&(a.tenant.clone(), a.level.clone()))
-            .map(|p| sla_state(&a, p, now));
+        let sla = c.alert_sla(&a, now)?;
         Ok(json!({
             "alert": a,
             "events": events,
