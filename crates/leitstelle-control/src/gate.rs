@@ -164,7 +164,8 @@ pub enum Decision {
 #[derive(Clone, Debug, Default)]
 pub struct Gate {
     suppressions: HashMap<String, Vec<Suppression>>,
-    overlays: HashMap<(String, String), Overlay>,
+    /// Tenant → rule id → overlay (nested so a match is looked up without allocating).
+    overlays: HashMap<String, HashMap<String, Overlay>>,
     /// Rules disabled for every tenant (a tenant's overlay may enable one for itself).
     disabled: std::collections::HashSet<String>,
     /// The [`Control::gate_generation`] it was read at.
@@ -185,7 +186,8 @@ impl Gate {
         let mut level = level.to_string();
         let overlay = self
             .overlays
-            .get(&(tenant.to_string(), rule_id.to_string()));
+            .get(tenant)
+            .and_then(|rules| rules.get(rule_id));
         let enabled = match overlay.and_then(|o| o.enabled) {
             Some(on) => on,
             None => !self.disabled.contains(rule_id),
@@ -217,7 +219,7 @@ impl Gate {
     pub fn concerns(&self, tenant: &str) -> bool {
         !self.disabled.is_empty()
             || self.suppressions.contains_key(tenant)
-            || self.overlays.keys().any(|(t, _)| t == tenant)
+            || self.overlays.contains_key(tenant)
     }
 }
 
@@ -417,7 +419,7 @@ impl Control {
                     .push(s);
             }
             for (t, rule, o) in overlay_rows(c)? {
-                gate.overlays.insert((t, rule), o);
+                gate.overlays.entry(t).or_default().insert(rule, o);
             }
             for r in c.query("SELECT rule_id FROM rules WHERE enabled = 0", &[])? {
                 gate.disabled.insert(r.text(0)?);
