@@ -24,6 +24,13 @@ use crate::App;
 use crate::api::{control, session_cookie, session_from_headers};
 use crate::pipeline::now_ns;
 
+mod admin;
+mod cases;
+mod dashboard;
+mod hunt;
+mod rules;
+mod tenants;
+
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/login", get(login_form).post(login))
@@ -35,12 +42,12 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/alerts/stream", get(stream))
         .route("/console/alerts/{id}/row", get(row))
         .route("/static/{file}", get(asset))
-        .route("/cases", get(not_yet))
-        .route("/hunt", get(not_yet))
-        .route("/rules", get(not_yet))
-        .route("/dashboard", get(not_yet))
-        .route("/tenants", get(not_yet))
-        .route("/admin", get(not_yet))
+        .merge(admin::routes())
+        .merge(cases::routes())
+        .merge(dashboard::routes())
+        .merge(hunt::routes())
+        .merge(rules::routes())
+        .merge(tenants::routes())
 }
 
 /// A redirect that also sets (or, with an empty value, ends) the session cookie.

@@ -1,0 +1,2 @@
+// admin pages.
+"use strict";

@@ -1,0 +1,2 @@
+// cases pages.
+"use strict";

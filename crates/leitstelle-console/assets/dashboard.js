@@ -1,0 +1,2 @@
+// dashboard pages.
+"use strict";

@@ -1,0 +1,2 @@
+// hunt pages.
+"use strict";

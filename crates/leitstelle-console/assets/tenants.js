@@ -1,0 +1,2 @@
+// tenants pages.
+"use strict";

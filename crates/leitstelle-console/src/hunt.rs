@@ -1,0 +1,1 @@
+//! The hunt pages.
