@@ -56,13 +56,15 @@ pub struct AlertDetail {
     pub rule: Option<RuleView>,
     /// Other alerts of the same tenant and group (host, user).
     pub related: Vec<Alert>,
+    /// Whether the viewer may open a case from it (or merge it into one).
+    pub can_open_case: bool,
 }
 
-fn level_badge(level: &str) -> Markup {
+pub(crate) fn level_badge(level: &str) -> Markup {
     html! { span class={ "level level-" (level) } { (level) } }
 }
 
-fn status_badge(s: Status) -> Markup {
+pub(crate) fn status_badge(s: Status) -> Markup {
     html! { span class={ "status status-" (s.as_str()) } { (s.as_str().replace('_', " ")) } }
 }
 
@@ -318,6 +320,23 @@ pub fn alert_page(v: &Viewer, d: &AlertDetail, now_ns: i64) -> Markup {
             dt { "Escalation team" } dd { (d.escalation_team) }
         }
         @if v.can_triage { (triage_forms(v, a)) }
+        @if d.can_open_case && a.case_id.is_none() {
+            section.case-forms aria-label="Case" {
+                form.inline method="post" action="/cases" {
+                    (csrf_field(v))
+                    input type="hidden" name="tenant" value=(a.tenant);
+                    input type="hidden" name="title" value=(a.rule_title);
+                    input type="hidden" name="alert" value=(a.id);
+                    button type="submit" { "Open case" }
+                }
+                form.inline method="post" action="/cases/merge" {
+                    (csrf_field(v))
+                    input type="hidden" name="alert" value=(a.id);
+                    label { "or merge into case # " input name="case" inputmode="numeric" pattern="[0-9]+" required size="6"; }
+                    button type="submit" { "Merge" }
+                }
+            }
+        }
         section.rule aria-label="Rule" {
             h2 { "Rule" }
             @match &d.rule {
@@ -485,6 +504,7 @@ mod tests {
                 ..RuleView::default()
             }),
             related: vec![alert(EVIL, EVIL)],
+            can_open_case: true,
         };
         let d = alert_page(&viewer(), &detail, 0).into_string();
         for page in [q, d] {

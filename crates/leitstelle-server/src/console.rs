@@ -397,6 +397,7 @@ async fn alert(
             .map(|e| used_values(&profiles, &e.event, &fields))
             .collect();
         Ok(AlertDetail {
+            can_open_case: who2.can(Perm::WriteCases, &a.tenant),
             history: c.alert_history(&who2, id)?,
             comments: c.alert_comments(&who2, id)?,
             sla,

@@ -66,7 +66,16 @@ async fn product_header(mut r: Response) -> Response {
     r
 }
 
-async fn root() -> Json<Value> {
+/// `GET /`: a browser (asking for HTML) is sent to the console; Elasticsearch clients and
+/// shippers probing the cluster get the version document they check.
+async fn root(headers: HeaderMap) -> Response {
+    let browser = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if browser {
+        return axum::response::Redirect::to("/alerts").into_response();
+    }
     Json(json!({
         "name": "leitstelle",
         "cluster_name": "leitstelle",
@@ -84,6 +93,7 @@ async fn root() -> Json<Value> {
         },
         "tagline": "You Know, for Search"
     }))
+    .into_response()
 }
 
 fn license_body() -> Value {

@@ -90,6 +90,9 @@ pub struct Metrics {
     /// Seconds from receipt of an event to its detection being recorded (alerts
     /// committed), per event.
     pub detect_latency: Histogram,
+    /// Intake per source and tenant, for the console (Prometheus families cannot be read
+    /// back).
+    pub intake: Intake,
 }
 
 impl Metrics {
@@ -126,6 +129,7 @@ impl Metrics {
             // 1 ms … about 16 s
             detect_latency: Histogram::new(exponential_buckets(0.001, 1.5, 25)),
             registry: Registry::default(),
+            intake: Intake::default(),
         };
         registry.register("events_received", "Records received", m.received.clone());
         registry.register(
@@ -277,5 +281,136 @@ pub fn source(source: &str, tenant: &str) -> SourceLabels {
 pub fn tenant(tenant: &str) -> TenantLabels {
     TenantLabels {
         tenant: tenant.to_string(),
+    }
+}
+
+/// What one source sent for one tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceStat {
+    pub source: String,
+    pub tenant: String,
+    /// Records received, parsed into events, and refused by the parsers, since start.
+    pub received: u64,
+    pub parsed: u64,
+    pub failed: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    /// Records received in each of the last [`RATE_MINUTES`] minutes (index 0: the current
+    /// minute), for rates.
+    pub per_minute: [u64; RATE_MINUTES],
+    /// The minute (since the epoch) `per_minute[0]` counts.
+    minute: i64,
+}
+
+impl Default for SourceStat {
+    fn default() -> Self {
+        SourceStat {
+            source: String::new(),
+            tenant: String::new(),
+            received: 0,
+            parsed: 0,
+            failed: 0,
+            first_ns: 0,
+            last_ns: 0,
+            per_minute: [0; RATE_MINUTES],
+            minute: 0,
+        }
+    }
+}
+
+/// Minutes of per-minute intake kept per source.
+pub const RATE_MINUTES: usize = 60;
+
+impl SourceStat {
+    /// Moves the per-minute window to `minute`, dropping counts older than the window.
+    fn advance(&mut self, minute: i64) {
+        let shift = minute - self.minute;
+        if shift <= 0 {
+            return;
+        }
+        let shift = usize::try_from(shift)
+            .unwrap_or(RATE_MINUTES)
+            .min(RATE_MINUTES);
+        self.per_minute.rotate_right(shift);
+        self.per_minute[..shift].fill(0);
+        self.minute = minute;
+    }
+
+    /// Records per second over the last `minutes` whole minutes before `now_ns` (the current,
+    /// partial minute is left out).
+    pub fn rate(&self, now_ns: i64, minutes: usize) -> f64 {
+        let mut s = self.clone();
+        s.advance(now_ns.div_euclid(60_000_000_000));
+        let minutes = minutes.clamp(1, RATE_MINUTES - 1);
+        let n: u64 = s.per_minute[1..=minutes].iter().sum();
+        n as f64 / (minutes as f64 * 60.0)
+    }
+}
+
+/// Intake per (source, tenant), updated once per received batch.
+#[derive(Debug, Default)]
+pub struct Intake {
+    by: std::sync::Mutex<std::collections::BTreeMap<(String, String), SourceStat>>,
+}
+
+impl Intake {
+    /// Counts a batch.
+    pub fn record(&self, source: &str, tenant: &str, received: u64, parsed: u64, now_ns: i64) {
+        let Ok(mut by) = self.by.lock() else {
+            return;
+        };
+        let key = (source.to_string(), tenant.to_string());
+        let s = by.entry(key).or_insert_with(|| SourceStat {
+            source: source.to_string(),
+            tenant: tenant.to_string(),
+            first_ns: now_ns,
+            minute: now_ns.div_euclid(60_000_000_000),
+            ..SourceStat::default()
+        });
+        s.advance(now_ns.div_euclid(60_000_000_000));
+        s.received += received;
+        s.parsed += parsed;
+        s.failed += received.saturating_sub(parsed);
+        s.last_ns = s.last_ns.max(now_ns);
+        s.per_minute[0] += received;
+    }
+
+    /// Every source seen since start, for the tenants given (all when `None`).
+    pub fn snapshot(&self, tenants: Option<&[String]>) -> Vec<SourceStat> {
+        let Ok(by) = self.by.lock() else {
+            return Vec::new();
+        };
+        by.values()
+            .filter(|s| tenants.is_none_or(|t| t.iter().any(|t| *t == s.tenant)))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000_000;
+
+    #[test]
+    fn intake_counts_and_rates_by_minute() {
+        let i = Intake::default();
+        let t0 = 1_000 * MIN;
+        i.record("syslog", "acme", 120, 100, t0);
+        i.record("syslog", "acme", 60, 60, t0 + MIN + 1);
+        i.record("hec", "beta", 5, 5, t0);
+        let all = i.snapshot(None);
+        assert_eq!(all.len(), 2);
+        let acme = i.snapshot(Some(&["acme".to_string()]));
+        assert_eq!(acme.len(), 1);
+        let s = &acme[0];
+        assert_eq!((s.received, s.parsed, s.failed), (180, 160, 20));
+        assert_eq!((s.first_ns, s.last_ns), (t0, t0 + MIN + 1));
+        // Two minutes later: the last two whole minutes held 60 and 120 records.
+        assert_eq!(s.rate(t0 + 2 * MIN, 1), 1.0);
+        assert_eq!(s.rate(t0 + 2 * MIN, 2), 1.5);
+        // Far later, everything has left the window.
+        assert_eq!(s.rate(t0 + 500 * MIN, 5), 0.0);
     }
 }

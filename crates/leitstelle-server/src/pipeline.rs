@@ -332,6 +332,13 @@ impl Pipeline {
         if parsed > 0 {
             m.parsed.get_or_create(&labels).inc_by(parsed);
         }
+        m.intake.record(
+            source,
+            tenant,
+            parsed + failed.values().sum::<u64>(),
+            parsed,
+            received_ns,
+        );
         for (reason, n) in failed {
             m.failed
                 .get_or_create(&metrics::FailLabels {
