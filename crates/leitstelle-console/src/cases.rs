@@ -444,7 +444,7 @@ mod tests {
     #[test]
     fn readers_get_no_forms() {
         let page = case_page(&viewer(), &detail(false)).into_string();
-        assert!(!page.contains("method=\"post\""));
+        assert!(!page.contains("action=\"/cases/3/"));
         assert!(!page.contains("data-upload"));
         let page = case_page(&viewer(), &detail(true)).into_string();
         for action in [

@@ -310,8 +310,9 @@ mod tests {
         let page = tenant_page(&viewer(), &desk()).into_string();
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("href=\"tel:+49 30 1234\""));
-        // critical falls back to the plan of high: Eve is called for both.
-        assert_eq!(page.matches("<ol class=\"calls\">").count(), 2);
+        // Levels without a plan of their own use the next more severe one's: Eve is called
+        // for informational up to high, nobody is planned for critical.
+        assert_eq!(page.matches("<ol class=\"calls\">").count(), 4);
         assert!(page.contains("Escalations go to"));
         assert!(page.contains(">tier2<"));
         assert!(page.contains("name=\"plan_high\" value=\"Eve\""));

@@ -381,7 +381,7 @@ impl Intake {
             return Vec::new();
         };
         by.values()
-            .filter(|s| tenants.is_none_or(|t| t.iter().any(|t| *t == s.tenant)))
+            .filter(|s| tenants.is_none_or(|t| t.contains(&s.tenant)))
             .cloned()
             .collect()
     }

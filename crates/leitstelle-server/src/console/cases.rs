@@ -80,14 +80,12 @@ async fn list(
     }
 }
 
-/// A path id, or the not-found page.
-fn path_id(v: &leitstelle_console::Viewer, raw: &str, what: &str) -> Result<i64, Response> {
-    raw.parse::<i64>().map_err(|_| {
-        page(
-            StatusCode::NOT_FOUND,
-            leitstelle_console::error_page(Some(v), 404, &format!("No such {what}.")),
-        )
-    })
+/// The not-found page for a bad path id.
+fn not_found(v: &leitstelle_console::Viewer, what: &str) -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        leitstelle_console::error_page(Some(v), 404, &format!("No such {what}.")),
+    )
 }
 
 fn field(f: &HashMap<String, String>, k: &str) -> String {
@@ -182,9 +180,8 @@ async fn show(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
         Ok(x) => x,
         Err(r) => return r,
     };
-    let id = match path_id(&v, &id, "case") {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found(&v, "case");
     };
     let res = control(&app, move |c| {
         let case = c.case(&who, id)?;
@@ -237,7 +234,7 @@ async fn posted(
     Response,
 > {
     let (who, v) = viewer(app, headers, None, &format!("/cases/{id}")).await?;
-    let id = path_id(&v, id, "case")?;
+    let id = id.parse::<i64>().map_err(|_| not_found(&v, "case"))?;
     let (f, _) = form(body);
     Ok((who, v, id, f))
 }
@@ -324,9 +321,8 @@ async fn set_task(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let task = match path_id(&v, &task, "task") {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Ok(task) = task.parse::<i64>() else {
+        return not_found(&v, "task");
     };
     let state = field(&f, "state");
     change(&app, &v, id, move |c, now| {
