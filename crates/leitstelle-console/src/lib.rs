@@ -174,20 +174,6 @@ pub fn error_page(viewer: Option<&Viewer>, status: u16, message: &str) -> Markup
     )
 }
 
-/// A page of a part of the console that is not built yet (so the navigation never leads
-/// to a dead link), saying so plainly.
-pub fn not_yet_page(viewer: &Viewer, current: &str, what: &str, api: &str) -> Markup {
-    layout(
-        what,
-        current,
-        Some(viewer),
-        html! {
-            h1 { (what) }
-            p { "This page is not built yet. Its data is available through the API: " code { (api) } "." }
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

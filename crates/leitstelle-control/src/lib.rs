@@ -25,7 +25,9 @@ mod content;
 pub mod db;
 mod desk;
 mod gate;
+pub mod hunts;
 mod schema;
+pub mod stats;
 mod triage;
 
 pub use alerts::{

@@ -298,6 +298,21 @@ CREATE TABLE audit_heads (
     hash TEXT NOT NULL
 );
 "#,
+    r#"
+-- Saved hunts: a named query and time range, shared within a tenant, deleted by its owner.
+CREATE TABLE saved_hunts (
+    id {{id}},
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    time_from TEXT NOT NULL,
+    time_to TEXT NOT NULL,
+    created_ns BIGINT NOT NULL,
+    updated_ns BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX saved_hunts_owner_name ON saved_hunts (tenant_id, owner, name);
+"#,
 ];
 
 /// A migration for one dialect.

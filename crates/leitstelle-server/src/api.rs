@@ -36,6 +36,14 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/retrohunt",
             axum::routing::post(crate::search::retrohunt_handler),
         )
+        .route(
+            "/api/v1/hunts",
+            get(crate::search::list_hunts).post(crate::search::create_hunt),
+        )
+        .route(
+            "/api/v1/hunts/{id}",
+            axum::routing::delete(crate::search::delete_hunt),
+        )
         .merge(crate::desk::router())
         .merge(crate::console::router())
         .merge(crate::elastic::router())

@@ -634,24 +634,3 @@ async fn asset(Path(file): Path<String>) -> Response {
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
-
-async fn not_yet(
-    State(app): State<Arc<App>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> Response {
-    let path = uri.path().to_string();
-    let (_, v) = match viewer(&app, &headers, None, &path).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (what, api) = match path.as_str() {
-        "/cases" => ("Cases", "/api/v1/cases"),
-        "/hunt" => ("Hunt", "/api/v1/search"),
-        "/rules" => ("Rules", "/api/v1/rules/changes"),
-        "/dashboard" => ("Dashboard", "/api/v1/reports/triage"),
-        "/tenants" => ("Tenants", "/api/v1/tenants"),
-        _ => ("Admin", "/api/v1/users"),
-    };
-    page(StatusCode::OK, ui::not_yet_page(&v, &path, what, api))
-}

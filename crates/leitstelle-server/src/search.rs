@@ -1,5 +1,7 @@
 //! Search, field statistics and retro-hunts over the event store: the HTTP handlers and the
-//! pieces the CLI shares with them.
+//! pieces the CLI and the console's hunt page share with them (request building, the
+//! histogram of hits over time, bounded retro-hunts), and the saved hunts API
+//! (`/api/v1/hunts`, stored in the control plane).
 //!
 //! The tenants searched always come from the caller's token ([`scope`]); a `tenants`
 //! parameter may only narrow that scope, never widen it.
@@ -243,6 +245,9 @@ pub struct RetroResult {
     /// Rules that could not be used, as text.
     pub diagnostics: Vec<String>,
     pub rules: usize,
+    /// The scan stopped after its limit of events, before the end of the result set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub scan_limited: bool,
 }
 
 /// One rule match of a retro-hunt.
@@ -296,10 +301,27 @@ pub fn retrohunt(
     req: &SearchRequest,
     max: usize,
 ) -> Result<RetroResult, StoreError> {
+    retrohunt_limited(store, profiles, engine, req, max, u64::MAX)
+}
+
+/// [`retrohunt`] reading at most `max_scanned` events (the console bounds the work one page
+/// load may cause; [`RetroResult::scan_limited`] says when it stopped early).
+pub fn retrohunt_limited(
+    store: &dyn EventStore,
+    profiles: &ProfileSet,
+    engine: &Engine,
+    req: &SearchRequest,
+    max: usize,
+    max_scanned: u64,
+) -> Result<RetroResult, StoreError> {
     let mut out = RetroResult::default();
     let mut scratch = Scratch::new();
     let mut hits = Vec::new();
     store.scan(req, &mut |e| {
+        if out.scanned >= max_scanned {
+            out.scan_limited = true;
+            return false;
+        }
         out.scanned += 1;
         let event = engine_event(profiles, &e);
         hits.clear();
@@ -403,4 +425,109 @@ pub async fn retrohunt_handler(
         ));
     }
     Ok(Json(res).into_response())
+}
+
+/// Events per time bucket of `span_secs` (aligned to multiples of the span since the
+/// epoch) for the filter of `req`, oldest first: the query's own stages are replaced by
+/// `timechart span=… count`, so the store counts in one pass over the matching events'
+/// time column without loading any document.
+pub fn histogram(
+    store: &dyn EventStore,
+    req: &SearchRequest,
+    span_secs: u64,
+) -> Result<Vec<(i64, u64)>, StoreError> {
+    let mut r = req.clone();
+    r.query.stages = vec![leitstelle_query::Stage::Timechart {
+        span_secs: span_secs.max(1),
+        aggs: vec![leitstelle_query::Agg {
+            func: leitstelle_query::AggFunc::Count,
+            field: None,
+            alias: None,
+        }],
+        by: None,
+    }];
+    r.offset = 0;
+    let res = store.search(&r)?;
+    let Some(table) = res.table else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(table.rows.len());
+    for row in &table.rows {
+        let start = row
+            .first()
+            .and_then(Value::as_str)
+            .and_then(|t| leitstelle_query::parse_time(t, 0).ok());
+        let count = row.get(1).and_then(Value::as_u64);
+        match (start, count) {
+            (Some(s), Some(c)) => out.push((s, c)),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "timechart row not (time, count): {row:?}"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a saved hunt's query and time bounds before it is stored (the control plane does
+/// not know the query language).
+pub fn check_hunt(q: &str, from: &str, to: &str) -> Result<(), RequestError> {
+    leitstelle_query::parse(q).map_err(|e| RequestError::Query {
+        column: e.column,
+        message: e.to_string(),
+    })?;
+    let now = now_ns();
+    time_param("from", Some(from), now).map_err(RequestError::Param)?;
+    time_param("to", Some(to), now).map_err(RequestError::Param)?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HuntListParams {
+    tenants: Option<String>,
+}
+
+/// `GET /api/v1/hunts`: the saved hunts of the tenants the caller may search (narrowed by
+/// `tenants`).
+pub async fn list_hunts(
+    State(app): State<Arc<App>>,
+    Query(p): Query<HuntListParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = authorize(&app, &headers, Perm::Search).await?;
+    let tenants = narrow(scope(&who, Perm::Search), p.tenants.as_deref())?;
+    let hunts = crate::api::control(&app, move |c| c.saved_hunts(&who, &tenants)).await?;
+    Ok(Json(json!({ "hunts": hunts })).into_response())
+}
+
+/// `POST /api/v1/hunts`: saves a hunt (`{"name", "q", "from", "to", "tenant"}`); the same
+/// owner saving a name again replaces it.
+pub async fn create_hunt(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let who = authorize(&app, &headers, Perm::Search).await?;
+    let new: leitstelle_control::hunts::NewHunt = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
+    check_hunt(&new.query, &new.from, &new.to)?;
+    let now = now_ns();
+    let saved = crate::api::control(&app, move |c| c.save_hunt(&who, &new, now)).await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// `DELETE /api/v1/hunts/{id}`: deletes a saved hunt (its owner only).
+pub async fn delete_hunt(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = authorize(&app, &headers, Perm::Search).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such saved hunt"))?;
+    let now = now_ns();
+    let gone = crate::api::control(&app, move |c| c.delete_hunt(&who, id, now)).await?;
+    Ok(Json(json!({ "deleted": gone.id })).into_response())
 }

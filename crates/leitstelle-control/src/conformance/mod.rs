@@ -13,6 +13,8 @@ use crate::Control;
 
 mod basics;
 mod desk;
+mod hunts;
+mod stats;
 
 /// A named case.
 pub type Case = (&'static str, fn(&Control));
@@ -21,6 +23,8 @@ pub type Case = (&'static str, fn(&Control));
 pub fn cases() -> Vec<Case> {
     let mut out = basics::cases();
     out.extend(desk::cases());
+    out.extend(stats::cases());
+    out.extend(hunts::cases());
     out
 }
 
