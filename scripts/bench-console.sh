@@ -16,7 +16,8 @@ EVENTS="${1:-1000000}"
 ALERTS="${2:-10000}"
 PORT="${PORT:-18080}"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p leitstelle-cli -p leitstelle-store --example store_bench
+cargo build --release -q -p leitstelle-cli
+cargo build --release -q -p leitstelle-store --example store_bench
 BIN="$TARGET/release/leitstelle"
 WORK=$(mktemp -d)
 DATA="$WORK/leitstelle-data"
@@ -40,7 +41,13 @@ EOF
 "$BIN" serve --data-dir "$DATA" --config "$WORK/config.toml" --rules examples/rules \
   2>"$WORK/serve.log" &
 PID=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+READY=""
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && { READY=1; break; }
+  kill -0 "$PID" 2>/dev/null || break
+  sleep 0.2
+done
+if [ -z "$READY" ]; then echo "the server did not get ready:"; tail -20 "$WORK/serve.log"; exit 1; fi
 CREDS="$DATA/initial-credentials.txt"
 PASSWORD=$(sed -n 's/^password = //p' "$CREDS")
 INGEST=$(sed -n 's/^ingest_token = //p' "$CREDS")
@@ -86,5 +93,5 @@ echo "stored events (tenant bench): $STORED"
 
 python3 scripts/console_timing.py "http://127.0.0.1:$PORT" admin "$PASSWORD" --runs 7 \
   "/alerts" "/alerts?tenant=default" "/dashboard" \
-  "/hunt?tenant=bench" "/hunt?tenant=bench&q=EventID%3A1" \
+  "/hunt?tenant=bench" "/hunt?tenant=bench&range=all" "/hunt?tenant=bench&range=all&q=EventID%3A1" \
   "/hunt?tenant=bench&q=Image%3A*powershell*"

@@ -216,7 +216,7 @@ def live_alert_and_triage(ann):
     step("closed with a verdict")
     ann.go("/cases")
     ann.shot("cases")
-    return alert_id
+    return alert_id, case_url
 
 
 def hunt(ann):
@@ -256,6 +256,42 @@ def hunt(ann):
     ann.assert_inert()
     step(f"hunt narrowed with {clause} ({hits_before} -> {hits_after} hits)")
     ann.shot("hunt")
+
+
+EVIL_HOST = "WS-3<b id=xss-b>" + XSS_IMG
+
+
+def inert_everywhere(ann, case_url):
+    """Event data with HTML/JS payloads (command line, image, host name) is shown as text on
+    every page that shows events or values taken from them."""
+    send_events("acme", [sysmon_event(EVIL_HOST, f"cmd.exe /c {MARKER} {XSS_SCRIPT}")])
+    deadline = time.time() + 15
+    while True:
+        ann.go("/alerts?tenant=acme")
+        row = next((r for r in ann.all("#queue tbody tr[data-id]") if "WS-3" in r.text), None)
+        if row:
+            break
+        check(time.time() < deadline, "the alert of the hostile host never showed")
+        time.sleep(0.5)
+    check("<b id=xss-b>" in row.text and not ann.all("#xss-b"), "the host shows as text in the queue")
+    evil_alert = row.get_attribute("data-id")
+    pages = [
+        ("/alerts?tenant=acme", [EVIL_HOST]),
+        (f"/alerts/{evil_alert}", [EVIL_HOST, XSS_SCRIPT]),
+        (f"/hunt?q={urllib.parse.quote(MARKER)}&range=30d", [XSS_SCRIPT]),
+        ("/dashboard", []),
+        (case_url.removeprefix(BASE), [XSS_SCRIPT]),
+    ]
+    for path, texts in pages:
+        ann.go(path)
+        for d in ann.all("details"):  # open every expandable part (raw events, hits)
+            ann.d.execute_script("arguments[0].open = true", d)
+        ann.assert_inert()
+        check(not ann.all("#xss-b"), f"{path}: event data became markup")
+        body = ann.text()
+        for t in texts:
+            check(t in body, f"{path}: the payload {t!r} is shown as text")
+    step(f"payloads inert on {len(pages)} pages")
 
 
 RULE = """title: Browser test rule
@@ -327,8 +363,9 @@ def main():
         ann = Session("ann")
         sessions.append(ann)
         ann.login()
-        alert_id = live_alert_and_triage(ann)
+        alert_id, case_url = live_alert_and_triage(ann)
         hunt(ann)
+        inert_everywhere(ann, case_url)
         for path, name in (("/dashboard", "dashboard"), ("/tenants", "tenants")):
             ann.go(path)
             ann.shot(name)
