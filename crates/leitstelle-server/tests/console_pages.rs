@@ -5,139 +5,25 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request};
-use leitstelle_control::{Control, Detection, MatchedEvent, Principal, Role};
+use axum::http::Request;
+use leitstelle_control::{Detection, MatchedEvent, Principal, Role};
 use serde_json::json;
 use tower::ServiceExt;
 
-use common::{temp_dir, test_config};
+use common::console::{Console, Session};
 
 const EVIL: &str = "<script>alert(1)</script>";
 
-struct Console {
-    running: Option<leitstelle_server::Running>,
-    router: Router,
-    control: Arc<Control>,
-    _dir: std::path::PathBuf,
+/// `GET` as `s`: (status, body).
+async fn get(c: &Console, uri: &str, s: &Session) -> (u16, String) {
+    c.get(s, uri).await
 }
 
-/// A logged-in browser: its session cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-impl Console {
-    async fn start(name: &str) -> Console {
-        let dir = temp_dir(name);
-        let cfg = test_config(&dir);
-        let running = leitstelle_server::start(cfg).await.expect("server starts");
-        let router = leitstelle_server::api::router(Arc::clone(&running.app));
-        let control = Arc::clone(&running.app.control);
-        Console {
-            running: Some(running),
-            router,
-            control,
-            _dir: dir,
-        }
-    }
-
-    async fn setup<T: Send + 'static>(&self, f: impl FnOnce(&Control) -> T + Send + 'static) -> T {
-        let c = Arc::clone(&self.control);
-        tokio::task::spawn_blocking(move || f(&c))
-            .await
-            .expect("setup")
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        uri: &str,
-        s: Option<&Session>,
-        form: Option<String>,
-        accept: Option<&str>,
-    ) -> (u16, HeaderMap, String) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(s) = s {
-            req = req.header("cookie", format!("leitstelle_session={}", s.cookie));
-        }
-        if let Some(a) = accept {
-            req = req.header("accept", a);
-        }
-        if form.is_some() {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
-        }
-        let req = req
-            .body(form.map(Body::from).unwrap_or_else(Body::empty))
-            .expect("request");
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .expect("body");
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    async fn get(&self, uri: &str, s: &Session) -> (u16, String) {
-        let (st, _, body) = self.send("GET", uri, Some(s), None, None).await;
-        (st, body)
-    }
-
-    /// A form POST with the session's CSRF token; returns the status and where it leads.
-    async fn post(&self, uri: &str, s: &Session, fields: &[(&str, &str)]) -> (u16, String) {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        body.append_pair("csrf", &s.csrf);
-        for (k, v) in fields {
-            body.append_pair(k, v);
-        }
-        let (st, h, text) = self
-            .send("POST", uri, Some(s), Some(body.finish()), None)
-            .await;
-        let location = h
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(String::from);
-        (st, location.unwrap_or(text))
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Session {
-        let body = format!(
-            "user={user}&password={}&next=%2Falerts",
-            form_urlencoded::byte_serialize(password.as_bytes()).collect::<String>()
-        );
-        let (st, h, _) = self.send("POST", "/login", None, Some(body), None).await;
-        assert_eq!(st, 303, "login of {user}");
-        let cookie = h["set-cookie"]
-            .to_str()
-            .ok()
-            .and_then(|c| c.split(';').next())
-            .and_then(|c| c.split_once('='))
-            .map(|(_, v)| v.to_string())
-            .expect("session cookie");
-        let mut s = Session {
-            cookie,
-            csrf: String::new(),
-        };
-        let (_, page) = self.get("/alerts", &s).await;
-        s.csrf = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("csrf field")
-            .to_string();
-        s
-    }
-
-    async fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await;
-        }
-    }
+/// A form `POST` as `s`: (status, where it leads, or the page when it leads nowhere).
+async fn post(c: &Console, uri: &str, s: &Session, fields: &[(&str, &str)]) -> (u16, String) {
+    let (st, location, body) = c.post(s, uri, fields).await;
+    (st, if location.is_empty() { body } else { location })
 }
 
 fn detection(tenant: &str, seq: u64, host: &str) -> Detection {
@@ -215,23 +101,23 @@ async fn cases_from_alert_to_closed_with_tasks_observables_and_comments() {
     let carl = c.login("carl", PW).await;
 
     // The alert page offers "Open case" to ann, not to bob (tier1 cannot write cases).
-    let (_, page) = c.get(&format!("/alerts/{}", alerts[0]), &ann).await;
+    let (_, page) = get(&c, &format!("/alerts/{}", alerts[0]), &ann).await;
     assert!(page.contains("Open case"), "{page}");
-    let (_, page) = c.get(&format!("/alerts/{}", alerts[0]), &bob).await;
+    let (_, page) = get(&c, &format!("/alerts/{}", alerts[0]), &bob).await;
     assert!(!page.contains("Open case"));
 
     let a0 = alerts[0].to_string();
-    let (st, loc) = c
-        .post(
-            "/cases",
-            &ann,
-            &[
-                ("tenant", "acme"),
-                ("title", "Intrusion on ws-1"),
-                ("alert", &a0),
-            ],
-        )
-        .await;
+    let (st, loc) = post(
+        &c,
+        "/cases",
+        &ann,
+        &[
+            ("tenant", "acme"),
+            ("title", "Intrusion on ws-1"),
+            ("alert", &a0),
+        ],
+    )
+    .await;
     assert_eq!(st, 303, "{loc}");
     let id = case_id(&loc);
     let base = format!("/cases/{id}");
@@ -258,10 +144,10 @@ async fn cases_from_alert_to_closed_with_tasks_observables_and_comments() {
         ("comments", vec![("body", EVIL)]),
         ("alerts", vec![("alert", a1.as_str())]),
     ] {
-        let (st, loc) = c.post(&format!("{base}/{path}"), &ann, &fields).await;
+        let (st, loc) = post(&c, &format!("{base}/{path}"), &ann, &fields).await;
         assert_eq!((st, loc.as_str()), (303, base.as_str()), "{path}");
     }
-    let (st, page) = c.get(&base, &ann).await;
+    let (st, page) = get(&c, &base, &ann).await;
     assert_eq!(st, 200);
     assert!(page.contains("Collect memory"));
     assert!(page.contains(">ws-1<"), "the host observable is normalised");
@@ -277,76 +163,72 @@ async fn cases_from_alert_to_closed_with_tasks_observables_and_comments() {
         .and_then(|s| s.split('"').next())
         .expect("task form")
         .to_string();
-    let (st, _) = c
-        .post(
-            &format!("{base}/tasks/{task_action}"),
-            &ann,
-            &[("state", "done")],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        &format!("{base}/tasks/{task_action}"),
+        &ann,
+        &[("state", "done")],
+    )
+    .await;
     assert_eq!(st, 303);
-    let (st, msg) = c
-        .post(
-            &format!("{base}/edit"),
-            &ann,
-            &[("title", "Intrusion on ws-1"), ("status", "closed")],
-        )
-        .await;
+    let (st, msg) = post(
+        &c,
+        &format!("{base}/edit"),
+        &ann,
+        &[("title", "Intrusion on ws-1"), ("status", "closed")],
+    )
+    .await;
     assert_eq!(st, 400, "closing without a resolution: {msg}");
-    let (st, _) = c
-        .post(
-            &format!("{base}/edit"),
-            &ann,
-            &[
-                ("title", "Intrusion on ws-1"),
-                ("status", "closed"),
-                ("resolution", "reimaged"),
-            ],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        &format!("{base}/edit"),
+        &ann,
+        &[
+            ("title", "Intrusion on ws-1"),
+            ("status", "closed"),
+            ("resolution", "reimaged"),
+        ],
+    )
+    .await;
     assert_eq!(st, 303);
-    let (_, page) = c.get(&base, &ann).await;
+    let (_, page) = get(&c, &base, &ann).await;
     assert!(page.contains("status-closed"));
     assert!(page.contains("reimaged"));
 
     // bob reads the case but gets no forms, and forcing one is refused.
-    let (st, page) = c.get(&base, &bob).await;
+    let (st, page) = get(&c, &base, &bob).await;
     assert_eq!(st, 200);
     assert!(!page.contains(&format!("action=\"{base}/comments\"")));
-    let (st, _) = c
-        .post(&format!("{base}/comments"), &bob, &[("body", "x")])
-        .await;
+    let (st, _) = post(&c, &format!("{base}/comments"), &bob, &[("body", "x")]).await;
     assert_eq!(st, 403);
     // The closed case shows under "all", not under the default open view.
-    let (_, list) = c.get("/cases", &ann).await;
+    let (_, list) = get(&c, "/cases", &ann).await;
     assert!(!list.contains("Intrusion on ws-1"));
-    let (_, list) = c.get("/cases?filtered=1", &ann).await;
+    let (_, list) = get(&c, "/cases?filtered=1", &ann).await;
     assert!(list.contains("Intrusion on ws-1"));
 
     // carl (beta) cannot see acme's case, nor merge its alert into a beta case.
-    let (st, _) = c.get(&base, &carl).await;
+    let (st, _) = get(&c, &base, &carl).await;
     assert_eq!(st, 404);
-    let (_, list) = c.get("/cases?filtered=1", &carl).await;
+    let (_, list) = get(&c, "/cases?filtered=1", &carl).await;
     assert!(!list.contains("Intrusion on ws-1"));
-    let (st, loc) = c
-        .post(
-            "/cases",
-            &carl,
-            &[("tenant", "beta"), ("title", "Beta case")],
-        )
-        .await;
+    let (st, loc) = post(
+        &c,
+        "/cases",
+        &carl,
+        &[("tenant", "beta"), ("title", "Beta case")],
+    )
+    .await;
     assert_eq!(st, 303);
-    let (st, _) = c
-        .post(
-            "/cases/merge",
-            &carl,
-            &[("case", &case_id(&loc).to_string()), ("alert", &a0)],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/cases/merge",
+        &carl,
+        &[("case", &case_id(&loc).to_string()), ("alert", &a0)],
+    )
+    .await;
     assert!(st >= 400, "another tenant's alert cannot be merged: {st}");
-    let (st, _) = c
-        .post("/cases", &carl, &[("tenant", "acme"), ("title", "x")])
-        .await;
+    let (st, _) = post(&c, "/cases", &carl, &[("tenant", "acme"), ("title", "x")]).await;
     assert_eq!(st, 403, "opening a case in another tenant");
     c.stop().await;
 }
@@ -358,54 +240,54 @@ async fn tenants_page_shows_whom_to_call_and_only_managers_edit() {
     let ann = c.login("ann", PW).await;
     let carl = c.login("carl", PW).await;
 
-    let (st, page) = c.get("/tenants/acme", &root).await;
+    let (st, page) = get(&c, "/tenants/acme", &root).await;
     assert_eq!(st, 200);
     assert!(page.contains("action=\"/tenants/acme/desk\""), "{page}");
-    let (st, msg) = c
-        .post(
-            "/tenants/acme/desk",
-            &root,
-            &[
-                ("triage", "provider tier1"),
-                ("escalation", "acme IR"),
-                ("c0_name", "Eve"),
-                ("c0_role", "CISO"),
-                ("c0_phone", "+49 30 1234"),
-                ("c1_name", "Mallory"),
-                ("c1_phone", "+49 30 999"),
-                ("plan_critical", "Eve, Mallory"),
-                ("approvals", "isolate host: CISO"),
-                ("notes", EVIL),
-            ],
-        )
-        .await;
+    let (st, msg) = post(
+        &c,
+        "/tenants/acme/desk",
+        &root,
+        &[
+            ("triage", "provider tier1"),
+            ("escalation", "acme IR"),
+            ("c0_name", "Eve"),
+            ("c0_role", "CISO"),
+            ("c0_phone", "+49 30 1234"),
+            ("c1_name", "Mallory"),
+            ("c1_phone", "+49 30 999"),
+            ("plan_critical", "Eve, Mallory"),
+            ("approvals", "isolate host: CISO"),
+            ("notes", EVIL),
+        ],
+    )
+    .await;
     assert_eq!(st, 303, "{msg}");
-    let (st, msg) = c
-        .post(
-            "/tenants/acme/desk",
-            &root,
-            &[("c0_name", "Eve"), ("plan_high", "Nobody")],
-        )
-        .await;
+    let (st, msg) = post(
+        &c,
+        "/tenants/acme/desk",
+        &root,
+        &[("c0_name", "Eve"), ("plan_high", "Nobody")],
+    )
+    .await;
     assert_eq!(st, 400, "a plan naming an unknown contact: {msg}");
-    let (st, _) = c
-        .post(
-            "/tenants/acme/sla",
-            &root,
-            &[("ack_critical", "10m"), ("resolve_critical", "2h")],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/tenants/acme/sla",
+        &root,
+        &[("ack_critical", "10m"), ("resolve_critical", "2h")],
+    )
+    .await;
     assert_eq!(st, 303);
-    let (st, msg) = c
-        .post(
-            "/tenants/acme/sla",
-            &root,
-            &[("ack_high", "soon"), ("resolve_high", "1h")],
-        )
-        .await;
+    let (st, msg) = post(
+        &c,
+        "/tenants/acme/sla",
+        &root,
+        &[("ack_high", "soon"), ("resolve_high", "1h")],
+    )
+    .await;
     assert_eq!(st, 400, "{msg}");
 
-    let (_, page) = c.get("/tenants", &ann).await;
+    let (_, page) = get(&c, "/tenants", &ann).await;
     assert!(page.contains("acme IR"));
     assert!(page.contains("href=\"tel:+49 30 1234\""));
     assert!(
@@ -417,20 +299,18 @@ async fn tenants_page_shows_whom_to_call_and_only_managers_edit() {
         !page.contains("action=\"/tenants/acme/desk\""),
         "ann cannot edit"
     );
-    let (st, _) = c
-        .post("/tenants/acme/desk", &ann, &[("triage", "me")])
-        .await;
+    let (st, _) = post(&c, "/tenants/acme/desk", &ann, &[("triage", "me")]).await;
     assert_eq!(st, 403);
     // The critical alert shows whom to call now, in order.
-    let (_, page) = c.get(&format!("/alerts/{}", alerts[0]), &ann).await;
+    let (_, page) = get(&c, &format!("/alerts/{}", alerts[0]), &ann).await;
     let call = page.split("<h2>Whom to call now</h2>").nth(1).unwrap_or("");
     let (eve, mallory) = (call.find("Eve"), call.find("Mallory"));
     assert!(eve.is_some() && eve < mallory, "{page}");
     // carl sees beta only.
-    let (_, page) = c.get("/tenants", &carl).await;
+    let (_, page) = get(&c, "/tenants", &carl).await;
     assert!(page.contains("data-tenant=\"beta\""));
     assert!(!page.contains("data-tenant=\"acme\""));
-    let (st, _) = c.get("/tenants/acme", &carl).await;
+    let (st, _) = get(&c, "/tenants/acme", &carl).await;
     assert_eq!(st, 404);
     c.stop().await;
 }
@@ -441,28 +321,28 @@ async fn admin_page_users_tokens_sources() {
     let root = c.login("root", PW).await;
     let ann = c.login("ann", PW).await;
 
-    let (st, _) = c.get("/admin", &ann).await;
+    let (st, _) = get(&c, "/admin", &ann).await;
     assert_eq!(st, 403, "not an admin");
-    let (st, _) = c
-        .post(
-            "/admin/tokens",
-            &ann,
-            &[("tenant", "acme"), ("role", "ingest"), ("label", "x")],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/admin/tokens",
+        &ann,
+        &[("tenant", "acme"), ("role", "ingest"), ("label", "x")],
+    )
+    .await;
     assert_eq!(st, 403);
 
-    let (st, page) = c
-        .post(
-            "/admin/tokens",
-            &root,
-            &[
-                ("tenant", "acme"),
-                ("role", "ingest"),
-                ("label", "dc01-shipper"),
-            ],
-        )
-        .await;
+    let (st, page) = post(
+        &c,
+        "/admin/tokens",
+        &root,
+        &[
+            ("tenant", "acme"),
+            ("role", "ingest"),
+            ("label", "dc01-shipper"),
+        ],
+    )
+    .await;
     assert_eq!(st, 201, "{page}");
     let secret = page
         .split("<pre class=\"secret\"><code>")
@@ -485,7 +365,7 @@ async fn admin_page_users_tokens_sources() {
         .expect("response")
         .status();
     assert!(st.is_success(), "{st}");
-    let (st, page) = c.get("/admin", &root).await;
+    let (st, page) = get(&c, "/admin", &root).await;
     assert_eq!(st, 200);
     assert!(!page.contains(&secret), "the secret is not shown again");
     assert!(page.contains("dc01-shipper"));
@@ -501,75 +381,73 @@ async fn admin_page_users_tokens_sources() {
         .and_then(|s| s.split('/').next())
         .expect("revoke form")
         .to_string();
-    let (st, _) = c
-        .post(&format!("/admin/tokens/{id}/revoke"), &root, &[])
-        .await;
+    let (st, _) = post(&c, &format!("/admin/tokens/{id}/revoke"), &root, &[]).await;
     assert_eq!(st, 303);
-    let (_, page) = c.get("/admin", &root).await;
+    let (_, page) = get(&c, "/admin", &root).await;
     assert!(page.contains("revoked"));
 
     // Users: create, then the new user logs in; a short password is refused.
-    let (st, msg) = c
-        .post(
-            "/admin/users",
-            &root,
-            &[
-                ("name", "dora"),
-                ("password", "short"),
-                ("tenant", "acme"),
-                ("role", "tier1"),
-            ],
-        )
-        .await;
+    let (st, msg) = post(
+        &c,
+        "/admin/users",
+        &root,
+        &[
+            ("name", "dora"),
+            ("password", "short"),
+            ("tenant", "acme"),
+            ("role", "tier1"),
+        ],
+    )
+    .await;
     assert_eq!(st, 400, "{msg}");
-    let (st, _) = c
-        .post(
-            "/admin/users",
-            &root,
-            &[
-                ("name", "dora"),
-                ("password", PW),
-                ("tenant", "acme"),
-                ("role", "tier1"),
-            ],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/admin/users",
+        &root,
+        &[
+            ("name", "dora"),
+            ("password", PW),
+            ("tenant", "acme"),
+            ("role", "tier1"),
+        ],
+    )
+    .await;
     assert_eq!(st, 303);
-    let (st, _) = c
-        .post(
-            "/admin/roles",
-            &root,
-            &[
-                ("user", "dora"),
-                ("tenant", "acme"),
-                ("role", "tier2"),
-                ("grant", "1"),
-            ],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/admin/roles",
+        &root,
+        &[
+            ("user", "dora"),
+            ("tenant", "acme"),
+            ("role", "tier2"),
+            ("grant", "1"),
+        ],
+    )
+    .await;
     assert_eq!(st, 303);
     let dora = c.login("dora", PW).await;
-    let (st, _) = c.get("/cases", &dora).await;
+    let (st, _) = get(&c, "/cases", &dora).await;
     assert_eq!(st, 200);
-    let (_, page) = c.get("/admin", &root).await;
+    let (_, page) = get(&c, "/admin", &root).await;
     assert!(page.contains("tier2 @ acme"));
     assert!(
         page.contains("user.create"),
         "the audit log lists the change"
     );
     // Admin of acme cannot create users in beta.
-    let (st, _) = c
-        .post(
-            "/admin/users",
-            &root,
-            &[
-                ("name", "eve"),
-                ("password", PW),
-                ("tenant", "beta"),
-                ("role", "tier1"),
-            ],
-        )
-        .await;
+    let (st, _) = post(
+        &c,
+        "/admin/users",
+        &root,
+        &[
+            ("name", "eve"),
+            ("password", PW),
+            ("tenant", "beta"),
+            ("role", "tier1"),
+        ],
+    )
+    .await;
     assert_eq!(st, 403);
     c.stop().await;
 }
