@@ -131,6 +131,14 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The error page for a failed control-plane call.
+fn failed(v: &Viewer, e: &crate::api::ApiError) -> Response {
+    page(
+        e.status,
+        ui::error_page(Some(v), e.status.as_u16(), &e.message),
+    )
+}
+
 fn fail(v: &Viewer, e: ControlError) -> Response {
     let api: crate::api::ApiError = e.into();
     page(
@@ -285,10 +293,7 @@ async fn queue(
     let (page_, slas) = match res {
         Ok(x) => x,
         Err(e) => {
-            return page(
-                e.status,
-                ui::error_page(Some(&v), e.status.as_u16(), &e.message),
-            );
+            return failed(&v, &e);
         }
     };
     let mut rows: Vec<QueueRow> = page_
@@ -413,10 +418,7 @@ async fn alert(
     .await;
     match res {
         Ok(d) => page(StatusCode::OK, ui::alert_page(&v, &d, now)),
-        Err(e) => page(
-            e.status,
-            ui::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -498,10 +500,7 @@ async fn triage(
             let _ = app.alert_updates.send(a.id);
             Redirect::to(&format!("/alerts/{id}")).into_response()
         }
-        Err(e) => page(
-            e.status,
-            ui::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 

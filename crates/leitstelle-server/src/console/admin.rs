@@ -14,7 +14,7 @@ use leitstelle_console::admin::{self as ui_admin, AdminView, ServerState, Source
 use leitstelle_console::{Viewer, error_page};
 use leitstelle_control::{Perm, Principal, Role};
 
-use super::{form, page, viewer};
+use super::{failed, form, page, viewer};
 use crate::App;
 use crate::api::{ApiError, control};
 use crate::pipeline::now_ns;
@@ -32,7 +32,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
 }
 
 fn error(v: &Viewer, e: ApiError) -> Response {
-    page(e.status, error_page(Some(v), e.status.as_u16(), &e.message))
+    failed(v, &e)
 }
 
 /// The page's data for what `who` administers.
@@ -124,7 +124,7 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     };
     match view(&app, who).await {
         Ok(d) => page(StatusCode::OK, ui_admin::admin_page(&v, &d, now_ns())),
-        Err(e) => error(&v, e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -148,7 +148,7 @@ async fn change(
     let now = now_ns();
     match control(app, move |c| work(c, now)).await {
         Ok(()) => Redirect::to("/admin").into_response(),
-        Err(e) => error(v, e),
+        Err(e) => failed(v, &e),
     }
 }
 
@@ -162,7 +162,7 @@ async fn create_user(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     let (name, password, tenant) = (field("name"), field("password"), field("tenant"));
     let role = match role_of(&field("role")) {
         Ok(r) => r,
-        Err(e) => return error(&v, e),
+        Err(e) => return failed(&v, &e),
     };
     if password.chars().count() < 12 {
         return error(
@@ -190,7 +190,7 @@ async fn set_role(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     let (user, tenant, grant) = (field("user"), field("tenant"), field("grant") != "0");
     let role = match role_of(&field("role")) {
         Ok(r) => r,
-        Err(e) => return error(&v, e),
+        Err(e) => return failed(&v, &e),
     };
     change(&app, &v, move |c, now| {
         c.set_role(&who, user.trim(), &tenant, role, grant, now)
@@ -209,7 +209,7 @@ async fn create_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     let (tenant, label) = (field("tenant"), field("label"));
     let role = match role_of(&field("role")) {
         Ok(r) => r,
-        Err(e) => return error(&v, e),
+        Err(e) => return failed(&v, &e),
     };
     let now = now_ns();
     let w2 = who.clone();
@@ -217,7 +217,7 @@ async fn create_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     let created = control(&app, move |c| c.create_token(&w2, &tenant, role, &l2, now)).await;
     let secret = match created {
         Ok((_, secret)) => secret,
-        Err(e) => return error(&v, e),
+        Err(e) => return failed(&v, &e),
     };
     // The secret is shown once, on this response (not kept anywhere to show again).
     match view(&app, who).await {
@@ -225,7 +225,7 @@ async fn create_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
             d.new_secret = Some((label, secret));
             page(StatusCode::CREATED, ui_admin::admin_page(&v, &d, now_ns()))
         }
-        Err(e) => error(&v, e),
+        Err(e) => failed(&v, &e),
     }
 }
 

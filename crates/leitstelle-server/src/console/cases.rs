@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use leitstelle_console::cases::{self as ui_cases, CaseDetail, CaseFilter, CaseList};
 use leitstelle_control::{CaseUpdate, NewCase, Perm};
 
-use super::{form, nonempty, page, tenants_of, viewer};
+use super::{failed, form, nonempty, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
 use crate::pipeline::now_ns;
@@ -73,10 +73,7 @@ async fn list(
                 },
             ),
         ),
-        Err(e) => page(
-            e.status,
-            leitstelle_console::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -104,10 +101,7 @@ async fn change(
     let now = now_ns();
     match control(app, move |c| work(c, now)).await {
         Ok(()) => Redirect::to(&format!("/cases/{case}")).into_response(),
-        Err(e) => page(
-            e.status,
-            leitstelle_console::error_page(Some(v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(v, &e),
     }
 }
 
@@ -139,10 +133,7 @@ async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
             }
             Redirect::to(&format!("/cases/{}", case.id)).into_response()
         }
-        Err(e) => page(
-            e.status,
-            leitstelle_console::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -211,10 +202,7 @@ async fn show(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
     .await;
     match res {
         Ok(d) => page(StatusCode::OK, ui_cases::case_page(&v, &d)),
-        Err(e) => page(
-            e.status,
-            leitstelle_console::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 

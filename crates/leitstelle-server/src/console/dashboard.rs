@@ -17,7 +17,7 @@ use leitstelle_console::error_page;
 use leitstelle_control::Perm;
 use leitstelle_control::stats::StatsQuery;
 
-use super::{page, tenants_of, viewer};
+use super::{failed, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
 use crate::pipeline::{now_ns, rule_id};
@@ -87,10 +87,7 @@ async fn dashboard(
     let (stats, disabled, overlays) = match res {
         Ok(x) => x,
         Err(e) => {
-            return page(
-                e.status,
-                error_page(Some(&v), e.status.as_u16(), &e.message),
-            );
+            return failed(&v, &e);
         }
     };
     let rules = app.rules.load_full();

@@ -30,7 +30,7 @@ use leitstelle_control::{ControlError, Perm, Principal};
 use leitstelle_sigma::Engine;
 use leitstelle_store::{SearchRequest, StoreError};
 
-use super::{fail, form, page, tenants_of, viewer};
+use super::{fail, failed, form, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
 use crate::pipeline::now_ns;
@@ -258,10 +258,7 @@ async fn render(
     let saved = match saved {
         Ok(s) => s,
         Err(e) => {
-            return page(
-                e.status,
-                ui::error_page(Some(v), e.status.as_u16(), &e.message),
-            );
+            return failed(v, &e);
         }
     };
     // A search that cannot run is the request's fault.
@@ -315,10 +312,7 @@ async fn save(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
     let now = now_ns();
     match control(&app, move |c| c.save_hunt(&who, &new, now)).await {
         Ok(_) => Redirect::to(&back.url()).into_response(),
-        Err(e) => page(
-            e.status,
-            ui::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -346,10 +340,7 @@ async fn delete(
             };
             Redirect::to(&to).into_response()
         }
-        Err(e) => page(
-            e.status,
-            ui::error_page(Some(&v), e.status.as_u16(), &e.message),
-        ),
+        Err(e) => failed(&v, &e),
     }
 }
 

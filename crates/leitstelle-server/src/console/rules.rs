@@ -19,7 +19,7 @@ use leitstelle_console::rules::{
 use leitstelle_console::{Viewer, error_page};
 use leitstelle_control::{Control, LEVELS, Perm, Principal, Proposal, RuleChange, StoredRule};
 
-use super::{form, nonempty, page, viewer};
+use super::{failed, form, nonempty, page, viewer};
 use crate::App;
 use crate::api::{ApiError, control};
 use crate::pipeline::{now_ns, rule_id};
@@ -33,10 +33,6 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/rules/changes/{id}/review", post(review))
         .route("/rules/changes/{id}/withdraw", post(withdraw))
         .route("/rules/{id}", get(show))
-}
-
-fn error(v: &Viewer, e: &ApiError) -> Response {
-    page(e.status, error_page(Some(v), e.status.as_u16(), &e.message))
 }
 
 fn forbidden(v: &Viewer, what: &str) -> Response {
@@ -124,7 +120,7 @@ async fn list(
     .await;
     let (stored, pending) = match res {
         Ok(x) => x,
-        Err(e) => return error(&v, &e),
+        Err(e) => return failed(&v, &e),
     };
     let all = rules.engine.rules();
     let mut rows: Vec<RuleSummary> = all
@@ -225,7 +221,7 @@ async fn show(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
     .await;
     match res {
         Ok(d) => page(StatusCode::OK, ui_rules::rule_page(&v, &d)),
-        Err(e) => error(&v, &e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -282,7 +278,7 @@ async fn propose_form(
     .await;
     match res {
         Ok(f) => page(StatusCode::OK, ui_rules::propose_page(&v, &f, can)),
-        Err(e) => error(&v, &e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -395,7 +391,7 @@ async fn changes(
                 ui_rules::changes_page(&v, status.as_deref(), &views),
             )
         }
-        Err(e) => error(&v, &e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -453,18 +449,18 @@ async fn change(
     };
     match load_change(&app, &who, id).await {
         Ok(cv) => page(StatusCode::OK, ui_rules::change_page(&v, &cv, None)),
-        Err(e) => error(&v, &e),
+        Err(e) => failed(&v, &e),
     }
 }
 
 /// The change page again, with the control plane's refusal, answered with its status.
 async fn refused(app: &Arc<App>, who: &Principal, v: &Viewer, id: i64, e: ApiError) -> Response {
     if e.status == StatusCode::NOT_FOUND {
-        return error(v, &e);
+        return failed(v, &e);
     }
     match load_change(app, who, id).await {
         Ok(cv) => page(e.status, ui_rules::change_page(v, &cv, Some(&e.message))),
-        Err(_) => error(v, &e),
+        Err(_) => failed(v, &e),
     }
 }
 

@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leitstelle_console::tenants::{self as ui_tenants, TenantDesk};
-use leitstelle_console::{Viewer, error_page};
+use leitstelle_console::error_page;
 use leitstelle_control::{Contact, Desk, LEVELS, Perm, Principal, SlaPolicy};
 
-use super::{form, page, tenants_of, viewer};
+use super::{failed, form, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
 use crate::pipeline::now_ns;
@@ -57,10 +57,6 @@ fn desks(
         .collect()
 }
 
-fn error(v: &Viewer, e: crate::api::ApiError) -> Response {
-    page(e.status, error_page(Some(v), e.status.as_u16(), &e.message))
-}
-
 async fn list(
     State(app): State<Arc<App>>,
     Query(q): Query<TenantQuery>,
@@ -73,7 +69,7 @@ async fn list(
     let tenants = tenants_of(&who, &v, Perm::ReadDesk);
     match control(&app, move |c| desks(c, &who, &tenants)).await {
         Ok(d) => page(StatusCode::OK, ui_tenants::list_page(&v, &d)),
-        Err(e) => error(&v, e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -101,7 +97,7 @@ async fn show(
             StatusCode::NOT_FOUND,
             error_page(Some(&v), 404, "No such tenant."),
         ),
-        Err(e) => error(&v, e),
+        Err(e) => failed(&v, &e),
     }
 }
 
@@ -192,7 +188,7 @@ async fn save<T: Send + 'static>(
     let t = tenant.clone();
     match control(&app, move |c| save(c, &who, &t, &value, now)).await {
         Ok(()) => Redirect::to(&format!("/tenants/{}", super::encode(&tenant))).into_response(),
-        Err(e) => error(&v, e),
+        Err(e) => failed(&v, &e),
     }
 }
 
