@@ -15,8 +15,26 @@ pub struct QueueFilter {
     pub level: Option<String>,
     pub rule: Option<String>,
     pub assignee: Option<String>,
+    /// Only alerts seen within this long (one of [`SINCE`] by its value).
+    pub since: Option<String>,
     /// Only alerts not closed (the default view).
     pub open: bool,
+}
+
+/// The queue's time filter: (URL value, label, seconds).
+pub const SINCE: &[(&str, &str, i64)] = &[
+    ("1h", "last hour", 3600),
+    ("24h", "last 24 hours", 86_400),
+    ("7d", "last 7 days", 7 * 86_400),
+    ("30d", "last 30 days", 30 * 86_400),
+];
+
+/// The seconds of a `since` value, if it is one of [`SINCE`].
+pub fn since_secs(value: &str) -> Option<i64> {
+    SINCE
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map(|(_, _, s)| *s)
 }
 
 /// One alert in the queue, with its SLA state.
@@ -148,6 +166,14 @@ pub fn queue_page(
             }
             label { "Rule id " input name="rule" value=(f.rule.as_deref().unwrap_or("")) size="12"; }
             label { "Assignee " input name="assignee" value=(f.assignee.as_deref().unwrap_or("")) size="10"; }
+            label { "Seen "
+                select name="since" {
+                    option value="" { "any time" }
+                    @for (val, label, _) in SINCE {
+                        option value=(val) selected[f.since.as_deref() == Some(*val)] { (label) }
+                    }
+                }
+            }
             label.check { input type="checkbox" name="open" value="1" checked[f.open]; " open only" }
             button type="submit" { "Filter" }
         }

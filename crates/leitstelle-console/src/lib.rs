@@ -23,7 +23,10 @@ pub mod hunt;
 pub mod rules;
 pub mod tenants;
 
-pub use alerts::{AlertDetail, QueueFilter, QueueRow, RuleView, alert_page, queue_page, queue_row};
+pub use alerts::{
+    AlertDetail, QueueFilter, QueueRow, RuleView, SINCE, alert_page, queue_page, queue_row,
+    since_secs,
+};
 pub use fmt::{duration, time};
 
 /// An embedded static file: (path under `/static/`, content type, bytes).

@@ -235,6 +235,7 @@ struct QueueQuery {
     level: Option<String>,
     rule: Option<String>,
     assignee: Option<String>,
+    since: Option<String>,
     open: Option<String>,
     before: Option<i64>,
 }
@@ -265,14 +266,16 @@ async fn queue(
         Err(r) => return r,
     };
     // The default view is the open queue; a filter form sent without `open` shows all.
-    let filtered = q.status.is_some() || q.level.is_some() || q.rule.is_some();
+    let filtered = q.status.is_some() || q.level.is_some() || q.rule.is_some() || q.since.is_some();
     let f = QueueFilter {
         status: nonempty(&q.status),
         level: nonempty(&q.level),
         rule: nonempty(&q.rule),
         assignee: nonempty(&q.assignee),
+        since: nonempty(&q.since).filter(|s| ui::since_secs(s).is_some()),
         open: q.open.is_some() || !filtered,
     };
+    let now = now_ns();
     let filter = AlertFilter {
         tenants: tenants_of(&who, &v, Perm::ReadAlerts),
         status: f.status.as_deref().and_then(Status::parse),
@@ -280,11 +283,15 @@ async fn queue(
         rule_id: f.rule.clone(),
         open_only: f.open,
         assignee: f.assignee.clone(),
+        from_ns: f
+            .since
+            .as_deref()
+            .and_then(ui::since_secs)
+            .map(|s| now - s * 1_000_000_000),
         limit: Some(200),
         before_id: q.before,
         ..AlertFilter::default()
     };
-    let now = now_ns();
     let tenants = filter.tenants.clone();
     let res = control(&app, move |c| {
         Ok((c.alerts(&filter)?, c.sla_policies(&tenants)?))
@@ -318,6 +325,7 @@ async fn queue(
             ("level", f.level.clone()),
             ("rule", f.rule.clone()),
             ("assignee", f.assignee.clone()),
+            ("since", f.since.clone()),
         ] {
             if let Some(val) = val {
                 url.push_str(&format!("&{k}={}", encode(&val)));

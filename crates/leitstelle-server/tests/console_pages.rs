@@ -475,3 +475,19 @@ async fn root_sends_browsers_to_the_console_and_clients_to_the_probe() {
     assert_eq!(st, 200, "{body}");
     c.stop().await;
 }
+
+#[tokio::test]
+async fn the_queue_filters_by_time_seen() {
+    let (c, alerts) = seeded("console-since").await;
+    let ann = c.login("ann", PW).await;
+    let row = format!("data-id=\"{}\"", alerts[0]);
+    // The seeded alerts were last seen in 1970.
+    let (_, page) = get(&c, "/alerts", &ann).await;
+    assert!(page.contains(&row));
+    let (_, page) = get(&c, "/alerts?since=24h&open=1", &ann).await;
+    assert!(!page.contains(&row), "older than a day");
+    assert!(page.contains("<option value=\"24h\" selected>"));
+    let (_, page) = get(&c, "/alerts?since=forever&open=1", &ann).await;
+    assert!(page.contains(&row), "an unknown value filters nothing");
+    c.stop().await;
+}

@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use leitstelle_console::tenants::{self as ui_tenants, TenantDesk};
 use leitstelle_console::error_page;
+use leitstelle_console::tenants::{self as ui_tenants, TenantDesk};
 use leitstelle_control::{Contact, Desk, LEVELS, Perm, Principal, SlaPolicy};
 
 use super::{failed, form, page, tenants_of, viewer};

@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -357,6 +358,26 @@ def customer_view(cora, acme_alert):
     step("customer sees only beta")
 
 
+def keyboard_and_theme(ann):
+    """The queue works from the keyboard (j moves, Enter opens); the theme switches to dark."""
+    ann.go("/alerts?tenant=acme&filtered=1")
+    body = ann.css("body")
+    body.send_keys("j")
+    focused = ann.d.switch_to.active_element
+    check(focused.tag_name == "tr" and focused.get_attribute("data-id"), "j focuses the first row")
+    ann.navigating(lambda: focused.send_keys(Keys.ENTER))
+    check("/alerts/" in ann.d.current_url, f"Enter opens the alert: {ann.d.current_url}")
+    ann.go("/dashboard")
+    ann.css("[data-theme-toggle]").click()
+    theme = ann.d.execute_script("return document.documentElement.dataset.theme")
+    check(theme == "dark", f"the theme switched to dark ({theme})")
+    bg = ann.d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    check(bg != "rgb(255, 255, 255)", f"dark background ({bg})")
+    ann.shot("dashboard-dark")
+    ann.css("[data-theme-toggle]").click()
+    step("keyboard navigation and dark mode work")
+
+
 def main():
     sessions = []
     try:
@@ -369,6 +390,7 @@ def main():
         for path, name in (("/dashboard", "dashboard"), ("/tenants", "tenants")):
             ann.go(path)
             ann.shot(name)
+        keyboard_and_theme(ann)
         erin, finn = Session("erin"), Session("finn")
         sessions += [erin, finn]
         erin.login()
