@@ -1,13 +1,14 @@
-//! The web console in a real headless Chromium: a real server on a free port with seeded
-//! users and tenants, driven through WebDriver (Debian's `chromium` and `chromedriver`) by
+//! The web console in real headless browsers, Chromium and Firefox: a real server on a free
+//! port with seeded users and tenants, driven through WebDriver (Debian's `chromium` with
+//! `chromedriver`; `firefox-esr` with `geckodriver`, built by `cargo install`) by
 //! the Selenium script `tests/browser/console_e2e.py`, which logs in, watches an alert
 //! arrive live, triages it, works a case, hunts, proposes and reviews a rule change, checks
 //! a customer's view and that event data stays inert on every page that shows events, and
 //! saves a screenshot of each main page.
 //!
-//! Without Chromium, chromedriver or Python's selenium the test says so and passes, unless
+//! Without a browser, its driver or Python's selenium the test says so and passes, unless
 //! `LEITSTELLE_REQUIRE_BROWSER=1` (set by `.ci/run`, which installs them). Screenshots go
-//! to `LEITSTELLE_E2E_ARTIFACTS`, else to `console-screenshots` under Cargo's test tmpdir.
+//! to `LEITSTELLE_E2E_ARTIFACTS/<browser>`, else under Cargo's test tmpdir.
 
 mod common;
 
@@ -20,49 +21,58 @@ use serde_json::json;
 
 use common::{TestServer, temp_dir, test_config};
 
-/// Whether the browser tools are here; if not, says why (and fails when required).
-fn browser_available() -> bool {
-    let mut missing = Vec::new();
-    for p in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        if !std::path::Path::new(p).exists() {
-            missing.push(p.to_string());
-        }
-    }
-    let selenium = Command::new("python3")
+const PASSWORD: &str = "browser test password";
+
+/// Whether `python3` can import selenium.
+fn selenium() -> bool {
+    Command::new("python3")
         .args(["-c", "import selenium"])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !selenium {
-        missing.push("python3 with selenium".into());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("missing {}", missing.join(", "));
-    if std::env::var("LEITSTELLE_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("the browser test is required (LEITSTELLE_REQUIRE_BROWSER=1): {why}");
-    }
-    eprintln!("SKIPPED: console browser test: {why} (.ci/run installs them)");
-    false
+        .unwrap_or(false)
 }
 
-fn artifacts() -> PathBuf {
+/// geckodriver on the PATH or in Cargo's bin folder (`cargo install geckodriver`).
+fn geckodriver() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("geckodriver"))
+        .find(|p| p.is_file())
+}
+
+/// Says why a browser cannot be tested, and fails when browsers are required.
+fn unavailable(browser: &str, missing: &[String]) {
+    let why = format!("missing {}", missing.join(", "));
+    if std::env::var("LEITSTELLE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("the {browser} test is required (LEITSTELLE_REQUIRE_BROWSER=1): {why}");
+    }
+    eprintln!("SKIPPED: console test in {browser}: {why} (.ci/run installs it)");
+}
+
+fn artifacts(browser: &str) -> PathBuf {
     std::env::var_os("LEITSTELLE_E2E_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"))
+        .join(browser)
 }
 
-pub const PASSWORD: &str = "browser test password";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_in_a_real_browser() {
-    if !browser_available() {
-        return;
-    }
-    let dir = temp_dir("browser");
+/// A fresh server with seeded tenants, users and ingest tokens; the script run against it
+/// with `extra` added to its configuration.
+async fn run_script(browser: &str, extra: serde_json::Value) {
+    // One browser at a time: two servers and two browsers at once overload two cores.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = temp_dir(&format!("browser-{browser}"));
     let cfg = test_config(&dir);
-    let server = TestServer::start_with(dir, cfg).await;
+    let mut server = TestServer::start_with(dir, cfg).await;
     let control = Arc::clone(&server.running().app.control);
     let (ingest_acme, ingest_beta) = tokio::task::spawn_blocking(move || {
         let sys = Principal::system();
@@ -99,28 +109,70 @@ async fn console_in_a_real_browser() {
     .await
     .expect("seed");
 
-    let out = artifacts();
+    let out = artifacts(browser);
     std::fs::create_dir_all(&out).expect("artifacts dir");
-    let config = json!({
+    let mut config = json!({
         "base": server.base,
         "password": PASSWORD,
         "ingest": {"acme": ingest_acme, "beta": ingest_beta},
         "artifacts": out,
+        "browser": browser,
     });
+    if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/console_e2e.py");
     let mut cmd = Command::new("python3");
     cmd.arg(&script).arg(config.to_string());
     let output = common::run(cmd).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     println!("screenshots: {}", out.display());
     assert!(
         output.status.success(),
-        "the browser script failed ({}); see its output above",
+        "the browser script failed in {browser} ({}); see its output above",
         output.status
     );
-    let mut server = server;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium() {
+    let mut missing: Vec<String> = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .into_iter()
+        .filter(|p| !std::path::Path::new(p).exists())
+        .map(String::from)
+        .collect();
+    if !selenium() {
+        missing.push("python3 with selenium".into());
+    }
+    if !missing.is_empty() {
+        return unavailable("chromium", &missing);
+    }
+    run_script("chromium", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_firefox() {
+    let firefox = ["/usr/bin/firefox-esr", "/usr/bin/firefox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let gecko = geckodriver();
+    let mut missing = Vec::new();
+    if firefox.is_none() {
+        missing.push("firefox-esr".to_string());
+    }
+    if gecko.is_none() {
+        missing.push("geckodriver (cargo install geckodriver)".into());
+    }
+    if !selenium() {
+        missing.push("python3 with selenium".into());
+    }
+    let (Some(firefox), Some(gecko)) = (firefox, gecko) else {
+        return unavailable("firefox", &missing);
+    };
+    if !missing.is_empty() {
+        return unavailable("firefox", &missing);
+    }
+    run_script("firefox", json!({"firefox": firefox, "geckodriver": gecko})).await;
 }

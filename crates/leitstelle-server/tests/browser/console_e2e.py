@@ -9,6 +9,7 @@ Screenshots of each main page go to the artifacts folder.
 
 import json
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -25,6 +26,8 @@ CFG = json.loads(sys.argv[1])
 BASE = CFG["base"]
 PASSWORD = CFG["password"]
 ART = CFG["artifacts"]
+# chromium (default) or firefox.
+BROWSER = CFG.get("browser", "chromium")
 
 # Event data is attacker-controlled: these payloads must render as text everywhere.
 XSS_SCRIPT = "<script>window.__xss='script'</script>"
@@ -73,6 +76,13 @@ def send_events(tenant, events):
 
 
 def browser():
+    if BROWSER == "firefox":
+        opts = webdriver.FirefoxOptions()
+        opts.binary_location = CFG["firefox"]
+        opts.add_argument("-headless")
+        d = webdriver.Firefox(service=webdriver.FirefoxService(CFG["geckodriver"]), options=opts)
+        d.set_window_size(1440, 1000)
+        return d
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000",
@@ -138,9 +148,10 @@ class Session:
         fired = self.d.execute_script("return window.__xss || null")
         check(fired is None, f"{self.d.current_url}: injected script ran ({fired})")
         check(not self.all("#xss-img"), f"{self.d.current_url}: event data became an <img>")
-        errors = [e for e in self.d.get_log("browser") if e.get("level") == "SEVERE"
-                  and "Content Security Policy" in e.get("message", "")]
-        check(not errors, f"{self.d.current_url}: CSP violations: {errors}")
+        if BROWSER == "chromium":  # geckodriver has no log endpoint
+            errors = [e for e in self.d.get_log("browser") if e.get("level") == "SEVERE"
+                      and "Content Security Policy" in e.get("message", "")]
+            check(not errors, f"{self.d.current_url}: CSP violations: {errors}")
 
     def shot(self, name):
         path = f"{ART}/{name}.png"
@@ -194,7 +205,7 @@ def live_alert_and_triage(ann):
     ann.submit("form[action$='/tasks']")
     check("Collect memory image" in ann.css("#tasks").text, "the task is listed")
     # Evidence: uploaded by the page's script, listed with its hash, downloadable.
-    evidence = f"{ART}/evidence-{int(time.time())}.txt"
+    evidence = f"{tempfile.mkdtemp()}/evidence-{int(time.time())}.txt"
     with open(evidence, "w") as f:
         f.write("netstat output " + XSS_SCRIPT)
     ann.css("form[data-upload] input[type=file]").send_keys(evidence)
@@ -410,7 +421,7 @@ def main():
         for s in sessions:
             try:
                 s.shot(f"failure-{s.user}")
-                print(f"--- {s.user} at {s.d.current_url}:\n{s.text()[:3000]}", flush=True)
+                print(f"--- {BROWSER}: {s.user} at {s.d.current_url}:\n{s.text()[:3000]}", flush=True)
             except Exception:
                 pass
         raise
