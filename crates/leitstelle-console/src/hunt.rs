@@ -638,7 +638,7 @@ pub fn histogram_svg(h: &Histogram, link: &dyn Fn(i64, i64) -> String) -> Markup
         svg.histogram xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (SVG_W) " " (SVG_H) }
             preserveAspectRatio="none" role="img" aria-label=(label) {
             title { (label) }
-            line.axis x1="0" y1=(plot) x2=(SVG_W) y2=(plot) stroke-width="1";
+            line.axis x1="0" y1=(plot) x2=(SVG_W) y2=(plot) stroke-width="1" {}
             @for (i, (start, count)) in h.buckets.iter().enumerate() {
                 @if *count > 0 {
                     @let height = ((*count as f64 / max as f64) * (plot - 2.0)).max(1.0);
@@ -1198,6 +1198,8 @@ mod tests {
         };
         let svg = histogram_svg(&h, &|a, b| format!("/hunt?from={a}&to={b}")).into_string();
         assert!(svg.starts_with("<svg class=\"histogram\""), "{svg}");
+        // In SVG (foreign content) an element without an end tag swallows what follows.
+        assert_eq!(svg.matches("<line").count(), svg.matches("</line>").count());
         assert_eq!(
             svg.matches("<rect").count(),
             2,

@@ -245,8 +245,12 @@ def hunt(ann):
         time.sleep(0.5)
     check(XSS_SCRIPT in ann.text() or ann.all("table.hits details"), "results are listed")
     hits_before = len(ann.all("table.hits tr.hit"))
-    # The histogram is drawn (SVG, no script).
-    check(ann.all("svg rect"), "the histogram shows")
+    # The histogram is drawn (SVG, no script): its bars and axis labels are really rendered.
+    rendered = ann.d.execute_script("""
+        const sizes = (sel) => Array.from(document.querySelectorAll(sel))
+            .map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0);
+        return [sizes('svg.histogram rect.bar').length, sizes('svg.histogram text.tick').length];""")
+    check(rendered[0] >= 1 and rendered[1] == 2, f"histogram bars and ticks rendered: {rendered}")
     # Open the host field in the sidebar and filter on its value (the attacked machine).
     fields = ann.all("aside.fields-sidebar details")
     check(fields, "the field sidebar lists fields")
