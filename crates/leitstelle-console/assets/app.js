@@ -22,6 +22,20 @@
     s.addEventListener("change", () => s.form.submit())
   );
 
+  // The tenant switcher keeps the view: the page's other parameters (filters, query, time
+  // range, period) go along; paging starts over.
+  const switcher = document.querySelector("form.tenant-switch");
+  if (switcher) {
+    new URLSearchParams(location.search).forEach((value, name) => {
+      if (["tenant", "before", "offset"].includes(name) || switcher.elements.namedItem(name)) return;
+      const hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = name;
+      hidden.value = value;
+      switcher.appendChild(hidden);
+    });
+  }
+
   // SLA countdowns: every cell with data-due (ms since the epoch) ticks each second.
   function fmt(secs) {
     const s = Math.abs(Math.trunc(secs));

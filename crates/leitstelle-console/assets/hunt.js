@@ -1,5 +1,5 @@
-// Hunt page: `/` focuses the search box; typing a bound picks the custom range; the tenant
-// switcher keeps the current hunt. Works without it: everything is plain links and forms.
+// Hunt page: `/` focuses the search box; typing a bound picks the custom range (app.js makes
+// the tenant switcher keep the hunt). Works without it: everything is plain links and forms.
 (function () {
   const box = document.getElementById("hunt-q");
   if (!box) return;
@@ -32,21 +32,6 @@
     );
     range.addEventListener("change", () => {
       if (range.value !== "custom") bounds.forEach((el) => (el.value = ""));
-    });
-  }
-
-  // The layout's tenant switcher submits only `tenant`: carry the hunt along.
-  const form = document.getElementById("hunt-form");
-  const switcher = document.querySelector("form.tenant-switch");
-  if (form && switcher) {
-    ["q", "range", "from", "to"].forEach((name) => {
-      const field = form.elements.namedItem(name);
-      if (!field || field.value === "") return;
-      const hidden = document.createElement("input");
-      hidden.type = "hidden";
-      hidden.name = name;
-      hidden.value = field.value;
-      switcher.appendChild(hidden);
     });
   }
 })();

@@ -382,6 +382,11 @@ def keyboard_and_theme(ann):
     check(focused.tag_name == "tr" and focused.get_attribute("data-id"), "j focuses the first row")
     ann.navigating(lambda: focused.send_keys(Keys.ENTER))
     check("/alerts/" in ann.d.current_url, f"Enter opens the alert: {ann.d.current_url}")
+    # Switching tenant keeps the view (here the dashboard's period).
+    ann.go("/dashboard?period=7d")
+    ann.navigating(lambda: Select(ann.css("#tenant-switch")).select_by_value("acme"))
+    url = ann.d.current_url
+    check("tenant=acme" in url and "period=7d" in url, f"the switcher kept the period: {url}")
     ann.go("/dashboard")
     ann.css("[data-theme-toggle]").click()
     theme = ann.d.execute_script("return document.documentElement.dataset.theme")
