@@ -38,22 +38,6 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
 /// The preset used when the URL names no range.
 pub const DEFAULT_PRESET: &str = "24h";
 
-/// The store's meta field names (`leitstelle_store::META`): a query names them without a
-/// path, so an event's own top-level field of the same name cannot be filtered by name.
-pub const META_FIELDS: &[&str] = &[
-    "tenant",
-    "host",
-    "user",
-    "level",
-    "source",
-    "kind",
-    "logsource",
-    "product",
-    "service",
-    "category",
-    "event_id",
-];
-
 /// A time range as the page's URL carries it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimeRange {
@@ -501,8 +485,7 @@ fn filterable(name: &str, meta: bool) -> bool {
     if meta {
         return true;
     }
-    let lower = name.to_ascii_lowercase();
-    valid_field_name(name) && !META_FIELDS.contains(&lower.as_str()) && lower != "eventid"
+    valid_field_name(name) && leitstelle_query::meta_field(name).is_none()
 }
 
 /// The sidebar: for each field of the given events, how many have it and its top values.

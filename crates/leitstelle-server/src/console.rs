@@ -140,11 +140,24 @@ fn failed(v: &Viewer, e: &crate::api::ApiError) -> Response {
 }
 
 fn fail(v: &Viewer, e: ControlError) -> Response {
-    let api: crate::api::ApiError = e.into();
-    page(
-        api.status,
-        ui::error_page(Some(v), api.status.as_u16(), &api.message),
-    )
+    failed(v, &e.into())
+}
+
+/// Runs a change through the control plane (given the time), then redirects to `to`; or
+/// shows why it was refused.
+async fn change_then(
+    app: &Arc<App>,
+    v: &Viewer,
+    to: &str,
+    work: impl FnOnce(&leitstelle_control::Control, i64) -> leitstelle_control::Result<()>
+    + Send
+    + 'static,
+) -> Response {
+    let now = now_ns();
+    match control(app, move |c| work(c, now)).await {
+        Ok(()) => Redirect::to(to).into_response(),
+        Err(e) => failed(v, &e),
+    }
 }
 
 /// A form body as a map (the last value of a repeated key wins) plus every `ids` value.

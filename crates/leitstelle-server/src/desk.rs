@@ -751,18 +751,25 @@ async fn review(
         )
     })
     .await?;
-    if approve && ch.kind != "overlay" {
-        // The approved text goes live now (overlays are read by the detector by itself).
-        let app2 = Arc::clone(&app);
-        let reloaded = tokio::task::spawn_blocking(move || app2.reload_rules()).await;
-        if !matches!(reloaded, Ok(Ok(_))) {
-            tracing::error!(
-                change = ch.id,
-                "the approved change is stored but the rules did not reload"
-            );
-        }
-    }
+    go_live(&app, &ch, approve).await;
     ok(ch)
+}
+
+/// After a review (API or console): an approved rule text goes live now by reloading the
+/// rules (overlays are read by the detector by itself). A failed reload is logged; the
+/// change stays approved and the next reload picks it up.
+pub(crate) async fn go_live(app: &Arc<App>, ch: &leitstelle_control::RuleChange, approved: bool) {
+    if !approved || ch.kind == "overlay" {
+        return;
+    }
+    let app2 = Arc::clone(app);
+    let reloaded = tokio::task::spawn_blocking(move || app2.reload_rules()).await;
+    if !matches!(reloaded, Ok(Ok(_))) {
+        tracing::error!(
+            change = ch.id,
+            "the approved change is stored but the rules did not reload"
+        );
+    }
 }
 
 async fn approve(

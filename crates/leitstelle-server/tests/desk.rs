@@ -1629,12 +1629,7 @@ async fn console_login_queue_alert_and_triage_form() {
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{page}"
     );
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("csrf field")
-        .to_string();
+    let csrf = common::console::csrf_of(&page).expect("csrf field");
     let uri = format!("/alerts/{alert}/triage");
     let (st, _, _) = send(
         "POST",

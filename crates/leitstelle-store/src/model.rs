@@ -193,29 +193,11 @@ impl NewEvent {
 
 /// The meta fields every event has, searchable by these names (case-insensitive) and kept in
 /// typed columns. Their pseudo path is `@name`.
-pub const META: &[&str] = &[
-    "tenant",
-    "host",
-    "user",
-    "level",
-    "source",
-    "kind",
-    "logsource",
-    "product",
-    "service",
-    "category",
-    "event_id",
-];
+pub const META: &[&str] = leitstelle_query::META_FIELDS;
 
 /// The pseudo path of a meta field name, if `name` is one (`EventID` is `event_id`).
 pub fn meta_path(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    let lower = if lower == "eventid" {
-        "event_id"
-    } else {
-        &lower
-    };
-    META.iter().find(|m| **m == lower).map(|m| match *m {
+    leitstelle_query::meta_field(name).map(|m| match m {
         "tenant" => "@tenant",
         "host" => "@host",
         "user" => "@user",

@@ -8,13 +8,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use leitstelle_console::admin::{self as ui_admin, AdminView, ServerState, SourceHealth};
 use leitstelle_console::{Viewer, error_page};
 use leitstelle_control::{Perm, Principal, Role};
 
-use super::{failed, form, page, viewer};
+use super::{change_then, failed, form, page, viewer};
 use crate::App;
 use crate::api::{ApiError, control};
 use crate::pipeline::now_ns;
@@ -137,21 +137,6 @@ fn role_of(name: &str) -> Result<Role, ApiError> {
     })
 }
 
-/// Runs an admin change, then goes back to the page (or shows why not).
-async fn change(
-    app: &Arc<App>,
-    v: &Viewer,
-    work: impl FnOnce(&leitstelle_control::Control, i64) -> leitstelle_control::Result<()>
-    + Send
-    + 'static,
-) -> Response {
-    let now = now_ns();
-    match control(app, move |c| work(c, now)).await {
-        Ok(()) => Redirect::to("/admin").into_response(),
-        Err(e) => failed(v, &e),
-    }
-}
-
 async fn create_user(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let (who, v) = match admin(&app, &headers).await {
         Ok(x) => x,
@@ -173,7 +158,7 @@ async fn create_user(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
             ),
         );
     }
-    change(&app, &v, move |c, now| {
+    change_then(&app, &v, "/admin", move |c, now| {
         c.create_user(&who, name.trim(), &password, &tenant, role, now)
             .map(|_| ())
     })
@@ -192,7 +177,7 @@ async fn set_role(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         Ok(r) => r,
         Err(e) => return failed(&v, &e),
     };
-    change(&app, &v, move |c, now| {
+    change_then(&app, &v, "/admin", move |c, now| {
         c.set_role(&who, user.trim(), &tenant, role, grant, now)
             .map(|_| ())
     })
@@ -244,7 +229,7 @@ async fn revoke_token(
             error_page(Some(&v), 404, "No such token."),
         );
     };
-    change(&app, &v, move |c, now| {
+    change_then(&app, &v, "/admin", move |c, now| {
         if c.revoke_token(&who, id, now)? {
             Ok(())
         } else {

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use leitstelle_console::cases::{self as ui_cases, CaseDetail, CaseFilter, CaseList};
 use leitstelle_control::{CaseUpdate, NewCase, Perm};
 
-use super::{failed, form, nonempty, page, tenants_of, viewer};
+use super::{change_then, failed, form, nonempty, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
 use crate::pipeline::now_ns;
@@ -98,11 +98,7 @@ async fn change(
     + Send
     + 'static,
 ) -> Response {
-    let now = now_ns();
-    match control(app, move |c| work(c, now)).await {
-        Ok(()) => Redirect::to(&format!("/cases/{case}")).into_response(),
-        Err(e) => failed(v, &e),
-    }
+    change_then(app, v, &format!("/cases/{case}"), work).await
 }
 
 /// `POST /cases`: a new case, by hand or from an alert (`alert`).

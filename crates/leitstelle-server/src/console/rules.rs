@@ -500,17 +500,7 @@ async fn review(
     .await;
     match res {
         Ok(ch) => {
-            if approve && ch.kind != "overlay" {
-                // The approved text goes live now (as through the API).
-                let app2 = Arc::clone(&app);
-                let reloaded = tokio::task::spawn_blocking(move || app2.reload_rules()).await;
-                if !matches!(reloaded, Ok(Ok(_))) {
-                    tracing::error!(
-                        change = ch.id,
-                        "the approved change is stored but the rules did not reload"
-                    );
-                }
-            }
+            crate::desk::go_live(&app, &ch, approve).await;
             Redirect::to(&format!("/rules/changes/{id}")).into_response()
         }
         Err(e) => refused(&app, &who, &v, id, e).await,

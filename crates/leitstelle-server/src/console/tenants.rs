@@ -9,16 +9,15 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use leitstelle_console::error_page;
 use leitstelle_console::tenants::{self as ui_tenants, TenantDesk};
 use leitstelle_control::{Contact, Desk, LEVELS, Perm, Principal, SlaPolicy};
 
-use super::{failed, form, page, tenants_of, viewer};
+use super::{change_then, failed, form, page, tenants_of, viewer};
 use crate::App;
 use crate::api::control;
-use crate::pipeline::now_ns;
 
 pub(super) fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -184,12 +183,11 @@ async fn save<T: Send + 'static>(
         Ok(d) => d,
         Err(e) => return page(StatusCode::BAD_REQUEST, error_page(Some(&v), 400, &e)),
     };
-    let now = now_ns();
-    let t = tenant.clone();
-    match control(&app, move |c| save(c, &who, &t, &value, now)).await {
-        Ok(()) => Redirect::to(&format!("/tenants/{}", super::encode(&tenant))).into_response(),
-        Err(e) => failed(&v, &e),
-    }
+    let to = format!("/tenants/{}", super::encode(&tenant));
+    change_then(&app, &v, &to, move |c, now| {
+        save(c, &who, &tenant, &value, now)
+    })
+    .await
 }
 
 async fn save_desk(
