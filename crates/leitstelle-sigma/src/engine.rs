@@ -324,7 +324,13 @@ pub struct Scratch {
     candidates: Vec<u32>,
     /// Rules whose first group had a hit and whose second group is still to check.
     pending: Vec<u32>,
-    cache: HashMap<Logsource, Arc<Bucket>>,
+    /// The thread's buckets (index into `states`) by event logsource.
+    cache: HashMap<Logsource, usize>,
+    states: Vec<BucketState>,
+    /// Index into `states` of the current event's bucket.
+    current: usize,
+    /// Memory held by the value memos of all buckets (see `MEMO_BUDGET`).
+    memo_bytes: usize,
     counters: Counters,
     /// Reused buffer for the case-folded value being scanned.
     folded: String,
@@ -333,7 +339,111 @@ pub struct Scratch {
     /// Reused buffers of [`Engine::scan_concat`].
     concat: String,
     ends: Vec<usize>,
-    last: Option<(Logsource, Arc<Bucket>)>,
+    /// Reused buffer of the hits of one value.
+    value_hits: Vec<Hit>,
+    last: Option<(Logsource, usize)>,
+}
+
+/// A bucket as one thread uses it: the compiled bucket and the thread's value memos of its
+/// field scans.
+struct BucketState {
+    bucket: Arc<Bucket>,
+    memos: Vec<ValueMemo>,
+}
+
+/// The hits of recently scanned values of one field scan. Field values repeat a lot in real
+/// logs (images, parents, hashes, users, directories): a repeated value costs a hash lookup
+/// and a compare instead of folding and automaton passes. Keys are the whole values (no
+/// hash-only keys: a crafted collision must not hide a detection). Bounded: cleared when
+/// full; switched off for a while on a field whose values rarely repeat (command lines with
+/// per-process parts), where inserting would cost more than it saves.
+#[derive(Default)]
+struct ValueMemo {
+    map: foldhash::HashMap<Box<str>, (u32, u32)>,
+    /// The hits of every entry, `hits[a..b]`.
+    hits: Vec<Hit>,
+    bytes: usize,
+    /// What this memo counts against the scratch's `MEMO_BUDGET`.
+    cost: usize,
+    /// Lookups and finds in the current sampling window.
+    lookups: u32,
+    found: u32,
+    /// Values still to scan without the memo (it is off while this is non-zero).
+    off: u32,
+}
+
+/// Values longer than this are scanned, not memoised.
+const MEMO_MAX_VALUE: usize = 512;
+/// A memo is cleared when it holds this many values or bytes of values.
+const MEMO_MAX_ENTRIES: usize = 4096;
+const MEMO_MAX_BYTES: usize = 256 << 10;
+/// All memos of one scratch together hold at most about this much memory (keys, entries
+/// and hits), whatever the number of buckets and fields.
+const MEMO_BUDGET: usize = 8 << 20;
+/// Every this many lookups the hit rate is checked; below 1 in `MEMO_MIN_RATE` the memo
+/// goes off for `MEMO_OFF` values, then is tried again.
+const MEMO_WINDOW: u32 = 2048;
+const MEMO_MIN_RATE: u32 = 5;
+const MEMO_OFF: u32 = 32 * 1024;
+
+impl ValueMemo {
+    /// Whether values should go through the memo now (counts the value when off).
+    fn on(&mut self) -> bool {
+        if self.off > 0 {
+            self.off -= 1;
+            return false;
+        }
+        true
+    }
+
+    fn get(&mut self, t: &str, used: &mut usize) -> Option<(u32, u32)> {
+        self.lookups += 1;
+        let found = self.map.get(t).copied();
+        if found.is_some() {
+            self.found += 1;
+        }
+        if self.lookups >= MEMO_WINDOW {
+            if self.found.saturating_mul(MEMO_MIN_RATE) < self.lookups {
+                self.off = MEMO_OFF;
+                self.clear(used);
+            }
+            self.lookups = 0;
+            self.found = 0;
+        }
+        found
+    }
+
+    /// Remembers the hits of `t`; `used` is the scratch's memory in memos.
+    fn insert(&mut self, t: &str, hits: &[Hit], used: &mut usize) {
+        if self.off > 0 || t.len() > MEMO_MAX_VALUE {
+            return;
+        }
+        // Key, table entry and hits, roughly.
+        let cost = t.len() + 48 + std::mem::size_of_val(hits);
+        if self.map.len() >= MEMO_MAX_ENTRIES
+            || self.bytes + t.len() > MEMO_MAX_BYTES
+            || *used + cost > MEMO_BUDGET
+        {
+            self.clear(used);
+            if *used + cost > MEMO_BUDGET {
+                return;
+            }
+        }
+        let a = self.hits.len() as u32;
+        self.hits.extend_from_slice(hits);
+        self.bytes += t.len();
+        self.cost += cost;
+        *used += cost;
+        self.map.insert(Box::from(t), (a, self.hits.len() as u32));
+    }
+
+    fn clear(&mut self, used: &mut usize) {
+        self.map.clear();
+        self.hits.clear();
+        self.bytes = 0;
+        *used -= self.cost;
+        self.cost = 0;
+    }
 }
 
 /// Work done by one [`Scratch`] so far (for benchmarks and tuning).
@@ -347,6 +457,8 @@ pub struct Counters {
     pub needle_hits: u64,
     /// Rule conditions evaluated.
     pub rules_evaluated: u64,
+    /// Field values whose hits came from the value memo (not scanned).
+    pub values_memoised: u64,
 }
 
 impl Scratch {
@@ -539,22 +651,29 @@ impl Engine {
         field_values(self.plans.get(profile)?.paths(fid), &event.data).joined_text()
     }
 
-    fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
+    /// The bucket of an event logsource, and its index in `scratch.states`.
+    fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> (Arc<Bucket>, usize) {
         // Consecutive events mostly share their logsource.
-        if let Some((last, b)) = &scratch.last
+        if let Some((last, i)) = &scratch.last
             && last == ls
         {
-            return b.clone();
+            return (scratch.states[*i].bucket.clone(), *i);
         }
-        let b = self.bucket_slow(ls, scratch);
-        scratch.last = Some((ls.clone(), b.clone()));
-        b
+        let i = match scratch.cache.get(ls) {
+            Some(&i) => i,
+            None => {
+                let bucket = self.bucket_slow(ls);
+                let memos = bucket.scans.iter().map(|_| ValueMemo::default()).collect();
+                scratch.states.push(BucketState { bucket, memos });
+                scratch.cache.insert(ls.clone(), scratch.states.len() - 1);
+                scratch.states.len() - 1
+            }
+        };
+        scratch.last = Some((ls.clone(), i));
+        (scratch.states[i].bucket.clone(), i)
     }
 
-    fn bucket_slow(&self, ls: &Logsource, scratch: &mut Scratch) -> Arc<Bucket> {
-        if let Some(b) = scratch.cache.get(ls) {
-            return b.clone();
-        }
+    fn bucket_slow(&self, ls: &Logsource) -> Arc<Bucket> {
         let cell = {
             let mut shared = match self.buckets.lock() {
                 Ok(g) => g,
@@ -562,9 +681,7 @@ impl Engine {
             };
             shared.entry(ls.clone()).or_default().clone()
         };
-        let b = cell.get_or_init(|| Arc::new(self.build_bucket(ls))).clone();
-        scratch.cache.insert(ls.clone(), b.clone());
-        b
+        cell.get_or_init(|| Arc::new(self.build_bucket(ls))).clone()
     }
 
     fn build_bucket(&self, ls: &Logsource) -> Bucket {
@@ -760,7 +877,7 @@ impl Engine {
 
     /// What the compiled bucket for an event logsource holds (for benchmarks and tuning).
     pub fn bucket_stats(&self, ls: &Logsource) -> BucketStats {
-        let b = self.bucket(ls, &mut Scratch::new());
+        let (b, _) = self.bucket(ls, &mut Scratch::new());
         BucketStats {
             rules: b.rules,
             always: b.always.len(),
@@ -803,10 +920,11 @@ impl Engine {
 
     /// Like [`Engine::matches`], appending to `out`.
     pub fn matches_into(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
-        let bucket = self.bucket(&event.logsource, scratch);
+        let (bucket, current) = self.bucket(&event.logsource, scratch);
         if bucket.rules == 0 {
             return;
         }
+        scratch.current = current;
         scratch.reset(self.preds.len(), self.rules.len());
         let Some(plan) = self
             .plans
@@ -884,9 +1002,7 @@ impl Engine {
         };
         for v in &vals.items {
             let Some(t) = text(v) else { continue };
-            scratch.counters.values_scanned += 1;
-            scratch.counters.bytes_scanned += t.len() as u64;
-            self.scan_value(scan, &t, bucket, scratch);
+            self.scan_value(i, &t, bucket, scratch);
         }
     }
 
@@ -965,7 +1081,42 @@ impl Engine {
         scratch.ends = ends;
     }
 
-    fn scan_value(&self, scan: &FieldScan, t: &str, bucket: &Bucket, scratch: &mut Scratch) {
+    /// Finds the predicates a value of field scan `i` satisfies and marks them, through the
+    /// scan's value memo while it is on.
+    fn scan_value(&self, i: usize, t: &str, bucket: &Bucket, scratch: &mut Scratch) {
+        let current = scratch.current;
+        let mut memo = std::mem::take(&mut scratch.states[current].memos[i]);
+        let use_memo = t.len() <= MEMO_MAX_VALUE && memo.on();
+        if let Some((a, b)) = use_memo
+            .then(|| memo.get(t, &mut scratch.memo_bytes))
+            .flatten()
+        {
+            scratch.counters.values_memoised += 1;
+            for &h in &memo.hits[a as usize..b as usize] {
+                self.mark(h, bucket, scratch);
+            }
+        } else {
+            let mut hits = std::mem::take(&mut scratch.value_hits);
+            hits.clear();
+            self.value_hits(&bucket.scans[i], t, scratch, &mut hits);
+            if use_memo {
+                hits.sort_unstable_by_key(|h| h.pred);
+                hits.dedup_by_key(|h| h.pred);
+                memo.insert(t, &hits, &mut scratch.memo_bytes);
+            }
+            for &h in &hits {
+                self.mark(h, bucket, scratch);
+            }
+            scratch.value_hits = hits;
+        }
+        scratch.states[current].memos[i] = memo;
+    }
+
+    /// Appends the predicates of `scan` that value `t` satisfies to `hits` (a predicate may
+    /// appear more than once). Depends only on the value, so the result can be memoised.
+    fn value_hits(&self, scan: &FieldScan, t: &str, scratch: &mut Scratch, hits: &mut Vec<Hit>) {
+        scratch.counters.values_scanned += 1;
+        scratch.counters.bytes_scanned += t.len() as u64;
         scratch.value_stamp = scratch.value_stamp.wrapping_add(1);
         if scratch.value_stamp == 0 {
             scratch.glob_seen.iter_mut().for_each(|x| *x = 0);
@@ -990,22 +1141,21 @@ impl Engine {
             if !scan.exact_cased.is_empty()
                 && let Some(preds) = scan.exact_cased.get(t)
             {
-                for &h in preds {
-                    self.mark(h, bucket, scratch);
-                }
+                hits.extend_from_slice(preds);
             }
             if !scan.exact_folded.is_empty()
                 && let Some(preds) = scan.exact_folded.get(folded.as_str())
             {
-                for &h in preds {
-                    self.mark(h, bucket, scratch);
-                }
+                hits.extend_from_slice(preds);
             }
         }
         if let Some(ac) = &scan.folded.ac {
             ac.for_each_match(folded.as_bytes(), |pattern, start, end| {
                 for &(h, kind) in scan.folded.targets(pattern) {
-                    self.needle_hit(h, kind, start, end, &folded, bucket, scratch);
+                    scratch.counters.needle_hits += 1;
+                    if self.verify(h.pred, kind, start, end, &folded, scratch) {
+                        hits.push(h);
+                    }
                 }
             });
         }
@@ -1013,12 +1163,16 @@ impl Engine {
         if let Some(ac) = &scan.cased.ac {
             ac.for_each_match(t.as_bytes(), |pattern, start, end| {
                 for &(h, kind) in scan.cased.targets(pattern) {
-                    self.needle_hit(h, kind, start, end, t, bucket, scratch);
+                    scratch.counters.needle_hits += 1;
+                    if self.verify(h.pred, kind, start, end, t, scratch) {
+                        hits.push(h);
+                    }
                 }
             });
         }
     }
 
+    /// Marks the predicate of a needle occurrence in a concatenated scan when it holds.
     #[allow(clippy::too_many_arguments)]
     fn needle_hit(
         &self,
@@ -1031,17 +1185,32 @@ impl Engine {
         scratch: &mut Scratch,
     ) {
         scratch.counters.needle_hits += 1;
-        let p = h.pred;
-        if scratch.hit[p as usize] == scratch.stamp {
+        if scratch.hit[h.pred as usize] == scratch.stamp {
             return;
         }
-        let ok = match kind {
+        if self.verify(h.pred, kind, start, end, t, scratch) {
+            self.mark(h, bucket, scratch);
+        }
+    }
+
+    /// Whether the needle occurrence `start..end` in value `t` means predicate `p` holds. A
+    /// glob is verified once per value (`value_stamp`); later occurrences say false.
+    fn verify(
+        &self,
+        p: PredId,
+        kind: NeedleKind,
+        start: usize,
+        end: usize,
+        t: &str,
+        scratch: &mut Scratch,
+    ) -> bool {
+        match kind {
             NeedleKind::Prefix => start == 0,
             NeedleKind::Suffix => end == t.len(),
             NeedleKind::Contains => true,
             NeedleKind::Glob => {
                 if scratch.glob_seen[p as usize] == scratch.value_stamp {
-                    return;
+                    return false;
                 }
                 scratch.glob_seen[p as usize] = scratch.value_stamp;
                 // `t` is the folded text for case-insensitive patterns and the text as it is
@@ -1051,9 +1220,6 @@ impl Engine {
                     _ => false,
                 }
             }
-        };
-        if ok {
-            self.mark(h, bucket, scratch);
         }
     }
 
