@@ -197,6 +197,10 @@ struct HuntArgs {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Scan every field value, never reusing the hits of a value seen before (same
+    /// detections, slower; for measuring what that reuse saves on your data).
+    #[arg(long)]
+    no_value_memo: bool,
     /// Largest record (line, JSON document) held in memory; larger ones are counted as
     /// errors and skipped.
     #[arg(long, default_value_t = leitstelle_readers::DEFAULT_MAX_RECORD_BYTES, value_name = "BYTES")]
@@ -336,6 +340,7 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
         keep_all_errors: args.errors.is_some(),
         split_evtx_bytes: leitstelle_hunt::DEFAULT_SPLIT_EVTX_BYTES,
         correlator: (!correlator.is_empty()).then(|| Arc::new(correlator)),
+        no_value_memo: args.no_value_memo,
     };
     let (detections, mut summary) =
         leitstelle_hunt::run(&engine, &profiles, jobs, &hunt_opts, &Bar(bar));

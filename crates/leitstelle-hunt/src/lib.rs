@@ -229,6 +229,9 @@ pub struct HuntOptions {
     pub split_evtx_bytes: u64,
     /// Correlation rules to evaluate over the detections (event time).
     pub correlator: Option<Arc<Correlator>>,
+    /// Scan every value instead of taking repeated values' hits from the engine's value
+    /// memo (same detections; for measuring what the memo saves).
+    pub no_value_memo: bool,
 }
 
 impl Default for HuntOptions {
@@ -242,6 +245,7 @@ impl Default for HuntOptions {
             keep_all_errors: false,
             split_evtx_bytes: DEFAULT_SPLIT_EVTX_BYTES,
             correlator: None,
+            no_value_memo: false,
         }
     }
 }
@@ -353,21 +357,25 @@ pub fn run(
     };
     let work = |jobs: Vec<FileJob>| -> Vec<Detection> {
         jobs.par_iter()
-            .map_init(Scratch::new, |scratch, job| {
-                if opts.split_evtx_bytes > 0
-                    && job.size >= opts.split_evtx_bytes
-                    && let Some(batches) = leitstelle_readers::evtx_batches(job, SPLIT_BATCH_CHUNKS)
-                {
-                    return scanner.split(job, batches, &totals, progress);
-                }
-                let scan = scanner.scan(scratch, |sink| {
-                    leitstelle_readers::read_file(job, &opts.read, profiles, sink)
-                });
-                progress.advance(job.size, scan.events);
-                totals.add(&scan);
-                totals.keep_errors(scan.errors);
-                scan.found
-            })
+            .map_init(
+                || scanner.scratch(),
+                |scratch, job| {
+                    if opts.split_evtx_bytes > 0
+                        && job.size >= opts.split_evtx_bytes
+                        && let Some(batches) =
+                            leitstelle_readers::evtx_batches(job, SPLIT_BATCH_CHUNKS)
+                    {
+                        return scanner.split(job, batches, &totals, progress);
+                    }
+                    let scan = scanner.scan(scratch, |sink| {
+                        leitstelle_readers::read_file(job, &opts.read, profiles, sink)
+                    });
+                    progress.advance(job.size, scan.events);
+                    totals.add(&scan);
+                    totals.keep_errors(scan.errors);
+                    scan.found
+                },
+            )
             .flatten()
             .collect()
     };
@@ -522,6 +530,15 @@ impl Scanner<'_> {
         }
     }
 
+    /// A worker's matching state.
+    fn scratch(&self) -> Scratch {
+        if self.opts.no_value_memo {
+            Scratch::without_value_memo()
+        } else {
+            Scratch::new()
+        }
+    }
+
     /// Reads and matches the batches of one large EVTX file in parallel on the current rayon
     /// pool, one [`Scratch`] per worker. At most one batch per worker is in memory. Progress
     /// advances by the batches' bytes, `job.size` in total; read errors are kept in file order.
@@ -536,19 +553,27 @@ impl Scanner<'_> {
         let mut scans: Vec<(usize, Scan)> = batches
             .enumerate()
             .par_bridge()
-            .map_init(Scratch::new, |scratch, (i, batch)| {
-                let batch_bytes = batch.bytes();
-                let scan = self.scan(scratch, |sink| {
-                    leitstelle_readers::read_evtx_batch(batch, &self.opts.read, self.profiles, sink)
-                });
-                let before = advanced.fetch_add(batch_bytes, Ordering::Relaxed);
-                progress.advance(
-                    batch_bytes.min(job.size.saturating_sub(before)),
-                    scan.events,
-                );
-                totals.add(&scan);
-                (i, scan)
-            })
+            .map_init(
+                || self.scratch(),
+                |scratch, (i, batch)| {
+                    let batch_bytes = batch.bytes();
+                    let scan = self.scan(scratch, |sink| {
+                        leitstelle_readers::read_evtx_batch(
+                            batch,
+                            &self.opts.read,
+                            self.profiles,
+                            sink,
+                        )
+                    });
+                    let before = advanced.fetch_add(batch_bytes, Ordering::Relaxed);
+                    progress.advance(
+                        batch_bytes.min(job.size.saturating_sub(before)),
+                        scan.events,
+                    );
+                    totals.add(&scan);
+                    (i, scan)
+                },
+            )
             .collect();
         let advanced = advanced.into_inner();
         if advanced < job.size {

@@ -331,6 +331,8 @@ pub struct Scratch {
     current: usize,
     /// Memory held by the value memos of all buckets (see `MEMO_BUDGET`).
     memo_bytes: usize,
+    /// Value memos not used (see [`Scratch::without_value_memo`]).
+    no_memo: bool,
     counters: Counters,
     /// Reused buffer for the case-folded value being scanned.
     folded: String,
@@ -464,6 +466,15 @@ pub struct Counters {
 impl Scratch {
     pub fn new() -> Self {
         Scratch::default()
+    }
+
+    /// A scratch that scans every value, never taking hits from the value memo: the same
+    /// answers, for measuring what the memo saves on a given input.
+    pub fn without_value_memo() -> Self {
+        Scratch {
+            no_memo: true,
+            ..Scratch::default()
+        }
     }
 
     pub fn counters(&self) -> Counters {
@@ -1086,7 +1097,7 @@ impl Engine {
     fn scan_value(&self, i: usize, t: &str, bucket: &Bucket, scratch: &mut Scratch) {
         let current = scratch.current;
         let mut memo = std::mem::take(&mut scratch.states[current].memos[i]);
-        let use_memo = t.len() <= MEMO_MAX_VALUE && memo.on();
+        let use_memo = !scratch.no_memo && t.len() <= MEMO_MAX_VALUE && memo.on();
         if let Some((a, b)) = use_memo
             .then(|| memo.get(t, &mut scratch.memo_bytes))
             .flatten()
