@@ -16,11 +16,11 @@ use leitstelle_sigma::{Correlator, Engine, Level, LoadOptions, Severity};
 mod search_cmd;
 mod server_cmd;
 
-/// mimalloc instead of the system allocator: the server parses, matches and frees many small
-/// values on several threads, where glibc's malloc spent a fifth of the time (profile in
-/// the server issue's notes).
+/// mimalloc (see `leitstelle-alloc`). The `system-alloc` feature keeps the system allocator,
+/// for heap profilers such as heaptrack that follow malloc.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: leitstelle_alloc::MiMalloc = leitstelle_alloc::MiMalloc;
 
 /// Leitstelle: a Security Operations Center in one binary.
 #[derive(Parser, Debug)]
@@ -267,6 +267,9 @@ impl Progress for Bar {
 }
 
 fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
+    // A short run whose rule compilation and automata building free tens of MB again: give
+    // them back at once, so they do not count in the run's peak memory.
+    leitstelle_alloc::return_freed_memory_promptly();
     let opts = load_options(&args.source)?;
     let from = args.from.as_deref().map(parse_time).transpose()?;
     let to = args.to.as_deref().map(parse_time).transpose()?;

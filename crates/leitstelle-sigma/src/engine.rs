@@ -25,7 +25,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::automaton::Automaton as _;
-use aho_corasick::{Anchored, MatchKind, dfa, nfa::contiguous};
+use aho_corasick::nfa::{contiguous, noncontiguous};
+use aho_corasick::{Anchored, MatchKind, dfa};
 use leitstelle_event::{Event, Logsource, Path, Value};
 use leitstelle_profile::ProfileSet;
 
@@ -132,24 +133,29 @@ enum Ac {
 /// are bound by cache misses in the automaton tables, and on SigmaHQ's process_creation
 /// bucket the multi-MB DFAs of `Image` or `Hashes` were no faster than their NFAs.
 const DFA_MAX_NEEDLES: usize = 2000;
-const DFA_MAX_BYTES: usize = 256 << 10;
+const DFA_MAX_BYTES: usize = 64 << 10;
 
 impl Ac {
+    /// One noncontiguous NFA is built and turned into a DFA or a contiguous NFA; a DFA that
+    /// cannot stay under `DFA_MAX_BYTES` ([`dfa_bytes_at_least`]) is not even tried, since
+    /// building it first costs time and transient memory.
     fn build(needles: &[String]) -> Option<Ac> {
+        let nfa = noncontiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(needles)
+            .ok()?;
         if needles.len() <= DFA_MAX_NEEDLES
+            && dfa_bytes_at_least(needles) <= DFA_MAX_BYTES
             && let Ok(d) = dfa::DFA::builder()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
                 .start_kind(aho_corasick::StartKind::Unanchored)
-                .build(needles)
+                .build_from_noncontiguous(&nfa)
             && d.memory_usage() <= DFA_MAX_BYTES
         {
             return Some(Ac::Dfa(d));
         }
         contiguous::NFA::builder()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .build(needles)
+            .build_from_noncontiguous(&nfa)
             .ok()
             .map(Ac::Nfa)
     }
@@ -197,6 +203,32 @@ fn overlapping<A: aho_corasick::automaton::Automaton>(
             }
         }
     }
+}
+
+/// A lower bound of the transition table of an Aho-Corasick DFA over `needles`: one state
+/// per node of their trie (distinct prefixes, counted on the sorted needles), times the
+/// alphabet's stride (every distinct byte is a class of its own, plus at least one for the
+/// bytes in no needle, rounded up to a power of two), times 4-byte state ids.
+fn dfa_bytes_at_least(needles: &[String]) -> usize {
+    let mut sorted: Vec<&[u8]> = needles.iter().map(|n| n.as_bytes()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut nodes = 1usize;
+    let mut seen = [false; 256];
+    let mut prev: &[u8] = &[];
+    for n in &sorted {
+        let common = n.iter().zip(prev).take_while(|(a, b)| a == b).count();
+        nodes += n.len() - common;
+        for &b in *n {
+            seen[usize::from(b)] = true;
+        }
+        prev = n;
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
+    let classes = (distinct + usize::from(distinct < 256)).max(1);
+    nodes
+        .saturating_mul(classes.next_power_of_two())
+        .saturating_mul(4)
 }
 
 #[derive(Debug, Default)]
@@ -886,6 +918,19 @@ impl Engine {
         }
     }
 
+    /// The event logsources whose buckets have been built so far (for benchmarks and tuning).
+    pub fn built_buckets(&self) -> Vec<Logsource> {
+        let shared = match self.buckets.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        shared
+            .iter()
+            .filter(|(_, cell)| cell.get().is_some())
+            .map(|(ls, _)| ls.clone())
+            .collect()
+    }
+
     /// What the compiled bucket for an event logsource holds (for benchmarks and tuning).
     pub fn bucket_stats(&self, ls: &Logsource) -> BucketStats {
         let (b, _) = self.bucket(ls, &mut Scratch::new());
@@ -1482,5 +1527,90 @@ fn collect_preds(e: &CExpr, out: &mut Vec<PredId>) {
         CExpr::And(v) | CExpr::Or(v) | CExpr::AtLeast(_, v) => {
             v.iter().for_each(|x| collect_preds(x, out))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound never exceeds what a DFA really takes, or the DFA would be skipped where it
+    /// fits; and it is not trivially small.
+    #[test]
+    fn dfa_size_bound_is_a_lower_bound() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabets: [&[u8]; 3] = [b"ab", b"abcdefghij\\.-", b"\x00\x7f\xffaZ09 %"];
+        for round in 0..300 {
+            let alpha = alphabets[round % alphabets.len()];
+            let count = 1 + (next() % 60) as usize;
+            let needles: Vec<String> = (0..count)
+                .map(|_| {
+                    let len = 1 + (next() % 12) as usize;
+                    let bytes: Vec<u8> = (0..len)
+                        .map(|_| alpha[(next() % alpha.len() as u64) as usize])
+                        .collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .collect();
+            let bound = dfa_bytes_at_least(&needles);
+            let real = dfa::DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .start_kind(aho_corasick::StartKind::Unanchored)
+                .build(&needles)
+                .map(|d| d.memory_usage())
+                .unwrap_or(usize::MAX);
+            assert!(bound <= real, "{needles:?}: bound {bound} > {real}");
+            assert!(
+                bound * 4 >= real / 4,
+                "{needles:?}: bound {bound} far below {real}"
+            );
+        }
+    }
+
+    #[test]
+    fn automata_find_the_same_needles_either_way() {
+        let needles: Vec<String> = ["cmd", "md.exe", "\\temp\\", "powershell", "e"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let hay = b"c:\\windows\\temp\\cmd.exe /c powershell";
+        let small = Ac::build(&needles);
+        assert!(matches!(small, Some(Ac::Dfa(_))));
+        let big = contiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(&needles)
+            .map(Ac::Nfa)
+            .ok();
+        let all = |ac: &Option<Ac>| {
+            let mut v = Vec::new();
+            if let Some(ac) = ac {
+                ac.for_each_match(hay, |p, a, b| v.push((p, a, b)));
+            }
+            v.sort_unstable();
+            v
+        };
+        let found = all(&small);
+        assert_eq!(found, all(&big));
+        // Every occurrence of every needle, overlapping ones included.
+        let mut expected = Vec::new();
+        for (p, n) in needles.iter().enumerate() {
+            for (i, _) in hay
+                .windows(n.len())
+                .enumerate()
+                .filter(|(_, w)| *w == n.as_bytes())
+            {
+                expected.push((p, i, i + n.len()));
+            }
+        }
+        expected.sort_unstable();
+        assert_eq!(found, expected);
     }
 }

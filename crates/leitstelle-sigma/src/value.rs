@@ -60,19 +60,25 @@ impl Pattern {
                 }
             }
         }
-        let mut toks = Vec::new();
-        for p in &out {
-            match p {
-                Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
-                Piece::AnyStr => toks.push(Tok::Star),
-                Piece::AnyChar => toks.push(Tok::One),
-            }
-        }
-        Pattern {
+        let mut pattern = Pattern {
             pieces: out,
             cased,
-            toks: toks.into_boxed_slice(),
+            toks: Box::default(),
+        };
+        // Only globs need the tokens; the other shapes are string comparisons (most patterns
+        // of a rule set: the tokens, 4 bytes per character, were MBs over SigmaHQ).
+        if pattern.shape() == Shape::Glob {
+            let mut toks = Vec::new();
+            for p in &pattern.pieces {
+                match p {
+                    Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
+                    Piece::AnyStr => toks.push(Tok::Star),
+                    Piece::AnyChar => toks.push(Tok::One),
+                }
+            }
+            pattern.toks = toks.into_boxed_slice();
         }
+        pattern
     }
 
     /// A pattern of literal text (no wildcards).
@@ -107,25 +113,41 @@ impl Pattern {
     /// Whether `text` matches. `text` must already be folded when the pattern is not cased
     /// (see [`fold`]).
     pub fn matches_folded(&self, text: &str) -> bool {
-        if text.is_ascii() {
-            glob_match(&self.toks, text.as_bytes(), |b: &u8| *b as char)
-        } else {
-            let chars: Vec<char> = text.chars().collect();
-            glob_match(&self.toks, &chars, |c: &char| *c)
+        match self.shape() {
+            Shape::Exact(s) => text == s,
+            Shape::Prefix(s) => text.starts_with(s),
+            Shape::Suffix(s) => text.ends_with(s),
+            Shape::Contains(s) => text.contains(s),
+            Shape::Any => true,
+            Shape::Glob if text.is_ascii() => {
+                glob_match(&self.toks, text.as_bytes(), |b: &u8| *b as char)
+            }
+            Shape::Glob => {
+                let chars: Vec<char> = text.chars().collect();
+                glob_match(&self.toks, &chars, |c: &char| *c)
+            }
         }
     }
 
     /// Whether `text` matches (folding it first when the pattern is case-insensitive).
     pub fn matches(&self, text: &str) -> bool {
         if self.cased {
-            self.matches_folded(text)
-        } else if text.is_ascii() {
-            // ASCII folds byte by byte: no allocation.
-            glob_match(&self.toks, text.as_bytes(), |b: &u8| {
-                b.to_ascii_lowercase() as char
-            })
-        } else {
-            self.matches_folded(&fold(text))
+            return self.matches_folded(text);
+        }
+        if !text.is_ascii() {
+            return self.matches_folded(&fold(text));
+        }
+        // ASCII folds byte by byte: no allocation. The pattern's literals are folded already,
+        // so comparing both sides lowercased is comparing the folded text.
+        let t = text.as_bytes();
+        let eq = |a: &[u8], s: &str| a.eq_ignore_ascii_case(s.as_bytes());
+        match self.shape() {
+            Shape::Exact(s) => eq(t, s),
+            Shape::Prefix(s) => t.len() >= s.len() && eq(&t[..s.len()], s),
+            Shape::Suffix(s) => t.len() >= s.len() && eq(&t[t.len() - s.len()..], s),
+            Shape::Contains(s) => s.is_empty() || t.windows(s.len()).any(|w| eq(w, s)),
+            Shape::Any => true,
+            Shape::Glob => glob_match(&self.toks, t, |b: &u8| b.to_ascii_lowercase() as char),
         }
     }
 }
@@ -749,6 +771,69 @@ mod tests {
         check("ÄÖ*", "äöx", true);
         let cased = Pattern::new(parse_sigma_string("Abc"), true);
         assert!(cased.matches("Abc") && !cased.matches("abc"));
+    }
+
+    /// The reference: every pattern matched token by token, as globs are.
+    fn matches_by_tokens(p: &Pattern, text: &str) -> bool {
+        let mut toks = Vec::new();
+        for piece in &p.pieces {
+            match piece {
+                Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
+                Piece::AnyStr => toks.push(Tok::Star),
+                Piece::AnyChar => toks.push(Tok::One),
+            }
+        }
+        let text = if p.cased {
+            text.to_string()
+        } else {
+            fold(text)
+        };
+        let chars: Vec<char> = text.chars().collect();
+        glob_match(&toks, &chars, |c: &char| *c)
+    }
+
+    #[test]
+    fn every_shape_matches_as_its_glob_would() {
+        let alphabet = ['a', 'B', 'b', '.', '\\', 'ä', 'Ä', '\u{212A}', 'k', 'ß'];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut pieces = Vec::new();
+            for _ in 0..next(4) {
+                pieces.push(match next(6) {
+                    0 => Piece::AnyStr,
+                    1 => Piece::AnyChar,
+                    _ => Piece::Lit(
+                        (0..1 + next(3))
+                            .map(|_| alphabet[next(alphabet.len())])
+                            .collect(),
+                    ),
+                });
+            }
+            let p = Pattern::new(pieces, next(3) == 0);
+            for _ in 0..8 {
+                let text: String = (0..next(7))
+                    .map(|_| alphabet[next(alphabet.len())])
+                    .collect();
+                assert_eq!(
+                    p.matches(&text),
+                    matches_by_tokens(&p, &text),
+                    "{p} ~ {text:?} cased {}",
+                    p.cased
+                );
+                let folded = if p.cased { text.clone() } else { fold(&text) };
+                assert_eq!(
+                    p.matches_folded(&folded),
+                    matches_by_tokens(&p, &text),
+                    "{p} ~ {folded:?}"
+                );
+            }
+        }
     }
 
     #[test]
