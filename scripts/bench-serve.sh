@@ -6,7 +6,8 @@
 #  - the time from receipt of an event to its detections being recorded (alerts committed),
 #    median and 99th percentile, from the server's own histogram over the whole run.
 # Usage: scripts/bench-serve.sh [SECONDS=20] [CONNECTIONS=4] [BATCH=1000]
-#        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed)
+#        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed;
+#         INDEXER_NICE=N sets store.indexer_nice, default 10, 0 = indexing as urgent as intake)
 #        (LEITSTELLE_SHARED_DATA defaults to ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,8 @@ protocols = ["udp"]
 paths = ["$RULES"]
 [limits]
 max_in_flight_events = ${IN_FLIGHT:-20000}
+[store]
+indexer_nice = ${INDEXER_NICE:-10}
 TOML
 "$BIN" admin tenant create default --data-dir "$WORK/data" >/dev/null
 TOKEN=$("$BIN" admin token create --tenant default --name bench --data-dir "$WORK/data")
@@ -50,8 +53,17 @@ RULES_LOADED=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^leitstelle_rule
 echo "server up with $RULES_LOADED rules from $RULES"
 
 "$LOAD" "127.0.0.1:$PORT" "$TOKEN" "$SECS" "$CONNS" "$BATCH"
+curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.end"
 sleep 2   # let detection drain before reading the histogram
 curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics"
+# The store indexes at a lower priority (store.indexer_nice): under this load it falls behind
+# and the journal keeps the rest; say how far.
+awk -v secs="$SECS" '
+  /^leitstelle_store_indexed_events_total / { idx = $2 }
+  /^leitstelle_journal_durable_seq / { dur = $2 }
+  /^leitstelle_store_committed_seq / { com = $2 }
+  END { printf "store during the run: %d events indexed (%.0f/s), %d durable events not yet committed to the store at the end\n", idx, idx / secs, dur - com }
+' "$WORK/metrics.end"
 # Consistency: the alerts' counts add up to the detections (every match counted once).
 SUM=0; BEFORE=""
 while :; do

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::App;
-use crate::pipeline::{Received, RecordFormat, SubmitError, parse_context, parse_record};
+use crate::pipeline::{Received, RecordFormat, SubmitError, Wait, parse_context, parse_record};
 
 /// The router of the whole HTTP API.
 pub fn router(app: Arc<App>) -> Router {
@@ -74,7 +74,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.message}))).into_response()
+        let mut r = (self.status, Json(json!({"error": self.message}))).into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        r
     }
 }
 
@@ -97,9 +102,20 @@ impl From<leitstelle_control::ControlError> for ApiError {
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
+        if let SubmitError::Busy(m) = e {
+            // Shippers retry on 429 (and drop on the other 4xx).
+            return ApiError::new(StatusCode::TOO_MANY_REQUESTS, m);
+        }
         tracing::error!(error = %e, "submitting events");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
     }
+}
+
+/// How long an HTTP intake request may wait for room in the pipeline.
+pub fn http_wait(app: &App) -> Wait {
+    Wait::UpTo(std::time::Duration::from_millis(
+        app.config.limits.admission_wait_ms,
+    ))
 }
 
 /// The token in an `Authorization` header: `Bearer T`, `Splunk T`, `ApiKey T` or
@@ -437,6 +453,10 @@ async fn post_events(
         split_records(&body, format).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let tenant: Arc<str> = who.tenant.as_str().into();
     let source: Arc<str> = "http".into();
+    let admission = app
+        .pipeline
+        .admit(&tenant, records.len(), http_wait(&app))
+        .await?;
     let parsed = parse_all(
         &app,
         RecordFormat::Parser(format),
@@ -458,7 +478,7 @@ async fn post_events(
     let accepted = parsed.len() - rejected;
     let range = app
         .pipeline
-        .submit(&tenant, &source, parsed, received)
+        .submit(admission, &tenant, &source, parsed, received)
         .await?;
     let status = if accepted == 0 && rejected > 0 {
         StatusCode::BAD_REQUEST

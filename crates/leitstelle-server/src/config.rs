@@ -190,6 +190,33 @@ pub struct LimitsConfig {
     pub max_event_bytes: usize,
     /// Events not yet through detection before intake waits (back pressure).
     pub max_in_flight_events: usize,
+    /// Of those, at most this many from one tenant (so a noisy tenant cannot take the whole
+    /// pipeline; overridden per tenant in `[limits.tenants.NAME]`).
+    pub max_in_flight_events_per_tenant: usize,
+    /// How long an HTTP request (events API, `_bulk`, HEC) waits for room before it is
+    /// answered 429 (HEC: 503 "Server is busy"), which shippers retry. Syslog over TCP waits
+    /// as long as it takes instead: reads from the connection pause.
+    pub admission_wait_ms: u64,
+    /// When the event store is this many journal records behind, intake refuses (HTTP) or
+    /// pauses (syslog) until it catches up: the journal is not trimmed below what the store
+    /// has, so this bounds the journal's disk use and how stale search gets (0: no limit).
+    pub max_store_lag_events: u64,
+    /// Per-tenant quotas.
+    pub tenants: std::collections::BTreeMap<String, TenantLimits>,
+}
+
+/// Quotas of one tenant (`[limits.tenants.NAME]`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    /// Events per second the tenant may send on average (0: no rate quota). Beyond it HTTP
+    /// intake answers 429 and syslog waits.
+    pub events_per_sec: u64,
+    /// Events the tenant may send at once above the rate (default: one second's worth).
+    pub burst_events: u64,
+    /// This tenant's share of `max_in_flight_events` (default
+    /// `max_in_flight_events_per_tenant`).
+    pub max_in_flight_events: Option<usize>,
 }
 
 impl Default for LimitsConfig {
@@ -199,6 +226,10 @@ impl Default for LimitsConfig {
             max_decompressed_bytes: 128 << 20,
             max_event_bytes: 1 << 20,
             max_in_flight_events: 20_000,
+            max_in_flight_events_per_tenant: 10_000,
+            admission_wait_ms: 2_000,
+            max_store_lag_events: 5_000_000,
+            tenants: Default::default(),
         }
     }
 }
@@ -219,6 +250,12 @@ pub struct StoreConfig {
     pub retention_bytes: u64,
     /// Seconds between retention runs.
     pub retention_check_secs: u64,
+    /// How much lower the indexer's CPU priority is than intake's and detection's (Linux nice
+    /// increment of the indexer thread and of the store threads it starts, 0 to 19; 0: the
+    /// same). Under load, alerts come first and indexing takes the idle CPU: the journal keeps
+    /// what the store has not indexed yet, and `leitstelle_store_lag_records` shows how far
+    /// behind search is.
+    pub indexer_nice: i32,
     /// Per-tenant retention overriding the two above.
     pub tenants: std::collections::BTreeMap<String, TenantRetention>,
 }
@@ -232,6 +269,7 @@ impl Default for StoreConfig {
             retention_days: 30,
             retention_bytes: 0,
             retention_check_secs: 3600,
+            indexer_nice: 10,
             tenants: Default::default(),
         }
     }
@@ -310,6 +348,23 @@ impl Config {
             return Err(
                 "store.writer_memory_mb must be between 15 × writer_threads and 4000".into(),
             );
+        }
+        let l = &self.limits;
+        if l.max_in_flight_events == 0 || l.max_in_flight_events_per_tenant == 0 {
+            return Err(
+                "limits.max_in_flight_events and limits.max_in_flight_events_per_tenant must be greater than zero"
+                    .into(),
+            );
+        }
+        for (name, t) in &l.tenants {
+            if t.max_in_flight_events == Some(0) {
+                return Err(format!(
+                    "limits.tenants.{name}.max_in_flight_events must be greater than zero"
+                ));
+            }
+        }
+        if !(0..=19).contains(&self.store.indexer_nice) {
+            return Err("store.indexer_nice must be between 0 and 19".into());
         }
         if self.store.commit_interval_ms == 0 || self.store.retention_check_secs == 0 {
             return Err(

@@ -293,6 +293,10 @@ async fn run_bulk(
             Action::Refused { .. } => None,
         })
         .collect();
+    let admission = app
+        .pipeline
+        .admit(&tenant, docs.len(), crate::api::http_wait(&app))
+        .await?;
     let parsed = parse_all(&app, RecordFormat::json(), &tenant, &source, docs).await?;
     let outcomes: Vec<Option<String>> = parsed
         .iter()
@@ -300,7 +304,7 @@ async fn run_bulk(
         .collect();
     let range = app
         .pipeline
-        .submit(&tenant, &source, parsed, received)
+        .submit(admission, &tenant, &source, parsed, received)
         .await?;
     let mut items = Vec::with_capacity(actions.len());
     let mut errors = false;

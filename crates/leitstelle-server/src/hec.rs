@@ -156,6 +156,13 @@ async fn journal(
     received: std::time::Instant,
 ) -> Result<(), Fail> {
     let source: Arc<str> = "hec".into();
+    let busy = || Fail(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy".into());
+    // HEC's answer to back pressure is 503 "Server is busy" (code 9), which its clients retry.
+    let admission = app
+        .pipeline
+        .admit(tenant, records.len(), crate::api::http_wait(app))
+        .await
+        .map_err(|_| busy())?;
     let parsed = match parse_all(app, format, tenant, &source, records).await {
         Ok(p) => p,
         Err(_) => {
@@ -167,7 +174,7 @@ async fn journal(
         }
     };
     app.pipeline
-        .submit(tenant, &source, parsed, received)
+        .submit(admission, tenant, &source, parsed, received)
         .await
         .map(|_| ())
         .map_err(|e| {

@@ -116,8 +116,25 @@ pub fn stored_event(
     )))
 }
 
+/// Lowers the calling thread's CPU priority by `nice` (Linux, where nice is per thread;
+/// threads it starts later, such as the store's indexing and merge threads, inherit it).
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), now + nice) {
+            tracing::warn!(error = %e, "could not lower the indexer's priority");
+        }
+    }
+}
+
 impl Worker {
     fn run(self) {
+        lower_priority(self.config.indexer_nice);
         let interval = Duration::from_millis(self.config.commit_interval_ms);
         let retention_every = Duration::from_secs(self.config.retention_check_secs);
         let mut next = self.store.committed();
@@ -314,5 +331,33 @@ impl Worker {
             }
             Err(e) => tracing::error!(error = %e, "store usage"),
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowering_the_priority_affects_only_the_calling_thread_and_what_it_starts() {
+        let before = rustix::process::getpriority_process(None).expect("nice of the test thread");
+        let (own, child) = std::thread::spawn(|| {
+            lower_priority(3);
+            let own =
+                rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice");
+            let child = std::thread::spawn(|| {
+                rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice")
+            })
+            .join()
+            .expect("join");
+            (own, child)
+        })
+        .join()
+        .expect("join");
+        assert_eq!(own, (before + 3).min(19));
+        assert_eq!(child, own, "threads started later inherit it");
+        let after =
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice");
+        assert_eq!(after, before, "the test's own thread is untouched");
     }
 }

@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
+pub mod admission;
 pub mod api;
 pub mod config;
 pub mod console;
@@ -303,7 +304,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         profiles: Arc::clone(&profiles),
         metrics: Arc::clone(&metrics),
         alerts: config.alerts.clone(),
-        max_in_flight: config.limits.max_in_flight_events,
+        limits: config.limits.clone(),
+        store: Some(Arc::clone(&store)),
         notify: alert_updates.clone(),
     })?;
     if started.replayed > 0 {

@@ -25,6 +25,13 @@ pub struct FailLabels {
     pub reason: String,
 }
 
+/// Labels of refused events.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub tenant: String,
+    pub reason: String,
+}
+
 /// Labels of per-tenant counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TenantLabels {
@@ -55,6 +62,9 @@ pub struct Metrics {
     pub auth_failures: Counter,
     /// Requests refused for size limits.
     pub too_large: Counter,
+    /// Events refused at intake for back pressure or quota (the sender was told to retry),
+    /// by reason (`busy`, `quota`, `store_lag`).
+    pub refused: Family<RefusedLabels, Counter>,
     /// Journal records not yet through detection.
     pub journal_lag: Gauge<i64, AtomicI64>,
     /// Last journal sequence number made durable.
@@ -110,6 +120,7 @@ impl Metrics {
             alerts: Family::default(),
             auth_failures: Counter::default(),
             too_large: Counter::default(),
+            refused: Family::default(),
             journal_lag: Gauge::default(),
             journal_durable_seq: Gauge::default(),
             journal_fsyncs: Gauge::default(),
@@ -168,6 +179,11 @@ impl Metrics {
             "auth_failures",
             "Requests refused for authentication or authorization",
             m.auth_failures.clone(),
+        );
+        registry.register(
+            "events_refused",
+            "Events refused at intake for back pressure or a tenant quota (sender told to retry)",
+            m.refused.clone(),
         );
         registry.register(
             "requests_too_large",

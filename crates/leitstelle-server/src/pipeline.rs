@@ -23,10 +23,12 @@ use leitstelle_journal::Journal;
 use leitstelle_parsers::{Format, ParseContext};
 use leitstelle_profile::{Profile, ProfileSet};
 use leitstelle_sigma::{Engine, Scratch};
+use leitstelle_store::EventStore;
 use rayon::prelude::*;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::broadcast;
 
-use crate::config::AlertsConfig;
+use crate::admission::{Admission, Gates, Refusal};
+use crate::config::{AlertsConfig, LimitsConfig};
 use crate::metrics::{self, Metrics};
 use crate::record::{Kind, Record};
 use crate::rules::RuleState;
@@ -96,7 +98,7 @@ struct Batch {
     first_seq: u64,
     items: Vec<Item>,
     received: Instant,
-    _permit: Option<OwnedSemaphorePermit>,
+    _admission: Option<Admission>,
 }
 
 /// Why a submission was not acknowledged.
@@ -108,14 +110,28 @@ pub enum SubmitError {
     ShuttingDown,
     #[error("parsing failed: {0}")]
     Parser(String),
+    /// Back pressure or a tenant quota: the sender should retry later (HTTP 429).
+    #[error("{0}")]
+    Busy(String),
+}
+
+/// How long intake may wait for room in the pipeline.
+#[derive(Clone, Copy, Debug)]
+pub enum Wait {
+    /// HTTP: up to this long, then the sender is told to retry ([`SubmitError::Busy`]).
+    UpTo(Duration),
+    /// Syslog: as long as it takes (reads from the connection pause meanwhile).
+    Forever,
 }
 
 /// The intake side of the pipeline, shared by every listener.
 pub struct Pipeline {
     journal: Arc<Journal>,
     to_detector: mpsc::Sender<Msg>,
-    in_flight: Arc<Semaphore>,
-    max_in_flight: usize,
+    gates: Gates,
+    max_store_lag: u64,
+    /// The store whose lag bounds intake (`limits.max_store_lag_events`).
+    store: Option<Arc<dyn EventStore>>,
     profiles: Arc<ProfileSet>,
     metrics: Arc<Metrics>,
 }
@@ -264,11 +280,60 @@ impl Pipeline {
         &self.profiles
     }
 
+    /// How far the store is behind the durable journal, when that is over the limit.
+    fn store_lag_over(&self) -> Option<u64> {
+        let store = self.store.as_ref()?;
+        let lag = (self.journal.durable_seq() + 1).saturating_sub(store.committed());
+        (self.max_store_lag > 0 && lag > self.max_store_lag).then_some(lag)
+    }
+
+    /// Takes room for `n` events of `tenant` (call before parsing them): first the store's
+    /// lag must be under its limit, then the tenant's quotas and everyone's in-flight events
+    /// must have room (see [`Gates`]). With [`Wait::UpTo`] a refusal is
+    /// [`SubmitError::Busy`] (counted by reason); with [`Wait::Forever`] it waits.
+    pub async fn admit(
+        &self,
+        tenant: &Arc<str>,
+        n: usize,
+        wait: Wait,
+    ) -> Result<Admission, SubmitError> {
+        let deadline = match wait {
+            Wait::UpTo(d) => Some(tokio::time::Instant::now() + d),
+            Wait::Forever => None,
+        };
+        let refused = |r: Refusal| {
+            self.metrics
+                .refused
+                .get_or_create(&metrics::RefusedLabels {
+                    tenant: tenant.to_string(),
+                    reason: r.reason.to_string(),
+                })
+                .inc_by(n as u64);
+            SubmitError::Busy(r.message)
+        };
+        while let Some(lag) = self.store_lag_over() {
+            if deadline.is_some() {
+                return Err(refused(Refusal {
+                    reason: "store_lag",
+                    message: format!("the event store is {lag} events behind; retry later"),
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        match self.gates.admit(tenant, n, deadline).await {
+            Ok(a) => Ok(a),
+            Err(Some(r)) => Err(refused(r)),
+            Err(None) => Err(SubmitError::ShuttingDown),
+        }
+    }
+
     /// Journals `records` of one tenant, received through `source` at `received`, and
     /// returns when they are durable (the range of journal sequence numbers they got).
-    /// Failed records are journaled as dead letters.
+    /// Failed records are journaled as dead letters. `admission` is the room taken for them
+    /// with [`Pipeline::admit`], held until detection has processed them.
     pub async fn submit(
         &self,
+        admission: Admission,
         tenant: &Arc<str>,
         source: &Arc<str>,
         records: Vec<Received>,
@@ -278,11 +343,6 @@ impl Pipeline {
             let d = self.journal.durable_seq() + 1;
             return Ok(d..d);
         }
-        let n = records.len().min(self.max_in_flight).max(1);
-        let permit = Arc::clone(&self.in_flight)
-            .acquire_many_owned(n as u32)
-            .await
-            .map_err(|_| SubmitError::ShuttingDown)?;
         let received_ns = now_ns();
         let m = &self.metrics;
         let labels = metrics::source(source, tenant);
@@ -357,7 +417,7 @@ impl Pipeline {
                         first_seq: range.start,
                         items,
                         received,
-                        _permit: Some(permit),
+                        _admission: Some(admission),
                     }));
                     Ok(range)
                 }
@@ -409,7 +469,9 @@ pub struct Parts {
     pub profiles: Arc<ProfileSet>,
     pub metrics: Arc<Metrics>,
     pub alerts: AlertsConfig,
-    pub max_in_flight: usize,
+    pub limits: LimitsConfig,
+    /// The event store, whose lag bounds intake (`None`: no such bound).
+    pub store: Option<Arc<dyn EventStore>>,
     pub notify: broadcast::Sender<i64>,
 }
 
@@ -443,7 +505,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
             first_seq: expected,
             items: Vec::new(),
             received: Instant::now(),
-            _permit: None,
+            _admission: None,
         });
         while expected < seq {
             b.items.push(Item::Lost);
@@ -495,8 +557,9 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
         pipeline: Pipeline {
             journal: p.journal,
             to_detector: tx,
-            in_flight: Arc::new(Semaphore::new(p.max_in_flight.max(1))),
-            max_in_flight: p.max_in_flight.max(1),
+            max_store_lag: p.limits.max_store_lag_events,
+            gates: Gates::new(p.limits),
+            store: p.store,
             profiles: p.profiles,
             metrics: p.metrics,
         },

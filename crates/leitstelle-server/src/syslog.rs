@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::App;
 use crate::api::parse_all;
-use crate::pipeline::{Received, RecordFormat};
+use crate::pipeline::{Received, RecordFormat, Wait};
 
 /// Most messages journaled together.
 pub const BATCH: usize = 2048;
@@ -47,6 +47,15 @@ async fn submit(
     too_large: Vec<Vec<u8>>,
     received: Instant,
 ) {
+    // Syslog has no refusal to give: wait for room (a TCP sender's reads pause meanwhile).
+    let Ok(admission) = app
+        .pipeline
+        .admit(&l.tenant, messages.len() + too_large.len(), Wait::Forever)
+        .await
+    else {
+        tracing::error!(listener = %l.name, "syslog messages not journaled: shutting down");
+        return;
+    };
     let mut parsed = match parse_all(
         app,
         RecordFormat::Parser(l.format),
@@ -76,7 +85,7 @@ async fn submit(
     }
     if let Err(e) = app
         .pipeline
-        .submit(&l.tenant, &l.name, parsed, received)
+        .submit(admission, &l.tenant, &l.name, parsed, received)
         .await
     {
         tracing::error!(listener = %l.name, error = %e, "syslog messages not journaled");
