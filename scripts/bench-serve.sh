@@ -6,7 +6,8 @@
 #  - the time from receipt of an event to its detections being recorded (alerts committed),
 #    median and 99th percentile, from the server's own histogram over the whole run.
 # Usage: scripts/bench-serve.sh [SECONDS=20] [CONNECTIONS=4] [BATCH=1000]
-#        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed;
+#        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed, and
+#         TENANT_IN_FLIGHT=N the one tenant's share of it, default 16000;
 #         INDEXER_NICE=N sets store.indexer_nice, default 10, 0 = indexing as urgent as intake)
 #        (LEITSTELLE_SHARED_DATA defaults to ../shared/data)
 set -euo pipefail
@@ -36,6 +37,7 @@ protocols = ["udp"]
 paths = ["$RULES"]
 [limits]
 max_in_flight_events = ${IN_FLIGHT:-20000}
+max_in_flight_events_per_tenant = ${TENANT_IN_FLIGHT:-16000}
 [store]
 indexer_nice = ${INDEXER_NICE:-10}
 TOML

@@ -137,9 +137,16 @@ async fn main() -> std::io::Result<()> {
             stream.set_nodelay(true)?;
             let mut r = BufReader::new(stream);
             let mut acked = 0u64;
+            let mut refused = 0u64;
             let mut i = c;
             while Instant::now() < until {
                 let (status, resp) = post(&mut r, &host, &token, &bodies[i % bodies.len()]).await?;
+                if status == 429 {
+                    // What shippers do: wait a little and send the same batch again.
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
                 if status != 200 {
                     eprintln!("status {status}: {resp}");
                     break;
@@ -148,20 +155,23 @@ async fn main() -> std::io::Result<()> {
                 acked += v["accepted"].as_u64().unwrap_or(0);
                 i += 1;
             }
-            std::io::Result::Ok(acked)
+            std::io::Result::Ok((acked, refused))
         }));
     }
-    let mut total = 0u64;
+    let (mut total, mut refused) = (0u64, 0u64);
     for t in tasks {
         match t.await {
-            Ok(Ok(n)) => total += n,
+            Ok(Ok((n, r))) => {
+                total += n;
+                refused += r;
+            }
             Ok(Err(e)) => eprintln!("connection: {e}"),
             Err(e) => eprintln!("task: {e}"),
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
     println!(
-        "acknowledged {total} events of {avg} bytes in {elapsed:.1} s over {conns} connections (batches of {batch}): {:.0} events/s",
+        "acknowledged {total} events of {avg} bytes in {elapsed:.1} s over {conns} connections (batches of {batch}): {:.0} events/s; {refused} batches answered 429 and sent again",
         total as f64 / elapsed
     );
     Ok(())

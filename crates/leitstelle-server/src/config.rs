@@ -226,7 +226,7 @@ impl Default for LimitsConfig {
             max_decompressed_bytes: 128 << 20,
             max_event_bytes: 1 << 20,
             max_in_flight_events: 20_000,
-            max_in_flight_events_per_tenant: 10_000,
+            max_in_flight_events_per_tenant: 16_000,
             admission_wait_ms: 2_000,
             max_store_lag_events: 5_000_000,
             tenants: Default::default(),
