@@ -8,6 +8,8 @@
 # Usage: scripts/bench-serve.sh [SECONDS=20] [CONNECTIONS=4] [BATCH=1000]
 #        (IN_FLIGHT=N sets limits.max_in_flight_events, the detection backlog allowed, and
 #         TENANT_IN_FLIGHT=N the one tenant's share of it, default 16000;
+#         STORE_LAG=N sets limits.max_store_lag_events, default 5000000: with a small one the
+#         run shows the steady state, where intake waits for the store;
 #         INDEXER_NICE=N sets store.indexer_nice, default 10, 0 = indexing as urgent as intake)
 #        (LEITSTELLE_SHARED_DATA defaults to ../shared/data)
 set -euo pipefail
@@ -38,6 +40,7 @@ paths = ["$RULES"]
 [limits]
 max_in_flight_events = ${IN_FLIGHT:-20000}
 max_in_flight_events_per_tenant = ${TENANT_IN_FLIGHT:-16000}
+max_store_lag_events = ${STORE_LAG:-5000000}
 [store]
 indexer_nice = ${INDEXER_NICE:-10}
 TOML

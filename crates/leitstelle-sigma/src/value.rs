@@ -68,15 +68,7 @@ impl Pattern {
         // Only globs need the tokens; the other shapes are string comparisons (most patterns
         // of a rule set: the tokens, 4 bytes per character, were MBs over SigmaHQ).
         if pattern.shape() == Shape::Glob {
-            let mut toks = Vec::new();
-            for p in &pattern.pieces {
-                match p {
-                    Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
-                    Piece::AnyStr => toks.push(Tok::Star),
-                    Piece::AnyChar => toks.push(Tok::One),
-                }
-            }
-            pattern.toks = toks.into_boxed_slice();
+            pattern.toks = tokens(&pattern.pieces);
         }
         pattern
     }
@@ -206,6 +198,19 @@ fn fold_char_slow(c: char) -> char {
         (Some(l), None) => l,
         _ => c,
     }
+}
+
+/// The pieces as one token per character.
+fn tokens(pieces: &[Piece]) -> Box<[Tok]> {
+    let mut toks = Vec::new();
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
+            Piece::AnyStr => toks.push(Tok::Star),
+            Piece::AnyChar => toks.push(Tok::One),
+        }
+    }
+    toks.into_boxed_slice()
 }
 
 /// Wildcard match of tokens over a text (as bytes of ASCII text, or chars), iterative with
@@ -775,14 +780,7 @@ mod tests {
 
     /// The reference: every pattern matched token by token, as globs are.
     fn matches_by_tokens(p: &Pattern, text: &str) -> bool {
-        let mut toks = Vec::new();
-        for piece in &p.pieces {
-            match piece {
-                Piece::Lit(s) => toks.extend(s.chars().map(Tok::Char)),
-                Piece::AnyStr => toks.push(Tok::Star),
-                Piece::AnyChar => toks.push(Tok::One),
-            }
-        }
+        let toks = tokens(&p.pieces);
         let text = if p.cased {
             text.to_string()
         } else {
