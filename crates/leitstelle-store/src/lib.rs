@@ -62,6 +62,9 @@ pub enum StoreError {
     /// Stored data that cannot be read back.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The store on disk was written in a format this build does not read.
+    #[error("store format: {0}")]
+    Format(String),
 }
 
 impl StoreError {

@@ -67,6 +67,11 @@ use crate::{
 
 const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 const COMMITTED_FILE: &str = "COMMITTED";
+/// Names the layout and schema of the store's files; raise [`FORMAT`] whenever
+/// [`schema`] or the document layout changes, so an old store gets a clear error.
+const FORMAT_FILE: &str = "FORMAT";
+const FORMAT: u32 = 1;
+const FORMAT_NAME: &str = "leitstelle-store";
 /// A partition writer idle for this many commits is closed.
 const IDLE_COMMITS_BEFORE_CLOSE: u32 = 60;
 
@@ -294,8 +299,43 @@ fn push_hex(out: &mut String, f: f64) {
     }
 }
 
+/// Reads the store's format marker, or writes it into a store that has none (a new one, or
+/// one from before the marker, whose partitions are then checked against the schema).
+fn check_format(root: &Path) -> Result<(), StoreError> {
+    let path = root.join(FORMAT_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let found = text
+                .trim()
+                .strip_prefix(FORMAT_NAME)
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            match found {
+                Some(FORMAT) => Ok(()),
+                Some(v) => Err(StoreError::Format(format!(
+                    "{} holds format {v}, this version of leitstelle reads format {FORMAT}: \
+                     use the version that wrote it, or move the store away (the events are \
+                     indexed again from the journal as far as it reaches)",
+                    root.display()
+                ))),
+                None => Err(StoreError::Corrupt(format!(
+                    "{}: not a store format marker: {:?}",
+                    path.display(),
+                    text.chars().take(80).collect::<String>()
+                ))),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::write(&path, format!("{FORMAT_NAME} {FORMAT}\n"))
+                .map_err(|e| StoreError::io(format!("write {}", path.display()), e))
+        }
+        Err(e) => Err(StoreError::io(format!("read {}", path.display()), e)),
+    }
+}
+
 impl TantivyStore {
-    /// Opens (or creates) the store under `root`, opening every partition found.
+    /// Opens (or creates) the store under `root`, opening every partition found. A store
+    /// written in another format is an error ([`StoreError::Format`]), never a silent
+    /// misreading.
     pub fn open(
         root: &Path,
         profiles: Arc<ProfileSet>,
@@ -303,6 +343,7 @@ impl TantivyStore {
     ) -> Result<TantivyStore, StoreError> {
         fs::create_dir_all(root)
             .map_err(|e| StoreError::io(format!("create {}", root.display()), e))?;
+        check_format(root)?;
         let (schema, f) = schema();
         let committed = match fs::read_to_string(root.join(COMMITTED_FILE)) {
             Ok(s) => s.trim().parse::<u64>().map_err(|_| {
@@ -365,7 +406,13 @@ impl TantivyStore {
             .map_err(|e| StoreError::io(format!("create {}", dir.display()), e))?;
         let mmap = tantivy::directory::MmapDirectory::open(&dir)
             .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
-        let index = Index::open_or_create(mmap, self.schema.clone())?;
+        let index = Index::open_or_create(mmap, self.schema.clone()).map_err(|e| match e {
+            tantivy::TantivyError::SchemaError(m) => StoreError::Format(format!(
+                "{}: {m} (written by another version of leitstelle)",
+                dir.display()
+            )),
+            other => StoreError::Corrupt(format!("{}: {other}", dir.display())),
+        })?;
         index.tokenizers().register(
             "lower_raw",
             TextAnalyzer::builder(RawTokenizer::default())

@@ -76,3 +76,58 @@ fn tantivy_store_closes_writers_early_and_replays_exactly_once() {
     assert_eq!(s.committed(), 21);
     assert_eq!(s.search(&all()).expect("search").total, 20);
 }
+
+/// The store names its format on disk; another format, or a marker that is not one, is a
+/// clear error at open, not a misreading.
+#[test]
+fn tantivy_store_refuses_another_format() {
+    use leitstelle_store::StoreError;
+    let profiles = Arc::new(ProfileSet::builtin());
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(
+        TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default()).expect("open"),
+    );
+    let marker = dir.path().join("FORMAT");
+    let written = std::fs::read_to_string(&marker).expect("marker written");
+    assert_eq!(written.trim(), "leitstelle-store 1");
+    drop(
+        TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default())
+            .expect("reopen"),
+    );
+
+    std::fs::write(&marker, "leitstelle-store 99\n").expect("write");
+    match TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default()) {
+        Err(StoreError::Format(m)) => assert!(m.contains("format 99"), "{m}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened a store of another format"),
+    }
+    std::fs::write(&marker, "something else").expect("write");
+    assert!(matches!(
+        TantivyStore::open(dir.path(), profiles, TantivyOptions::default()),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+/// A partition written with another schema (a store from before the format marker, changed
+/// since) names the partition and says why, instead of tantivy's bare schema error.
+#[test]
+fn tantivy_store_names_a_partition_of_another_schema() {
+    use leitstelle_store::StoreError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let part = dir.path().join("acme").join("2024-05-01");
+    std::fs::create_dir_all(&part).expect("mkdir");
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("something_else", tantivy::schema::STRING);
+    tantivy::Index::create_in_dir(&part, b.build()).expect("foreign index");
+    let profiles = Arc::new(ProfileSet::builtin());
+    match TantivyStore::open(dir.path(), profiles, TantivyOptions::default()) {
+        Err(StoreError::Format(m)) => {
+            assert!(
+                m.contains("2024-05-01") && m.contains("another version"),
+                "{m}"
+            )
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened a partition of another schema"),
+    }
+}
