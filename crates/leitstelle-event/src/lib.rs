@@ -279,7 +279,7 @@ fn visit_segments<'a>(
                 }
                 true
             } else {
-                match map.get(first.as_ref()) {
+                match member(map, first.as_ref()) {
                     Some(child) => visit_segments(rest, child, f),
                     None => true,
                 }
@@ -294,6 +294,26 @@ fn visit_segments<'a>(
             true
         }
         _ => true,
+    }
+}
+
+/// Objects up to this many members are searched by [`member`] one by one.
+const SCAN_MEMBERS: usize = 32;
+
+/// The member `key` of an object. Small objects are scanned, comparing each key's length
+/// before its bytes: no hashing, and most keys are told apart without reading their bytes.
+/// (In the binary, serde_json's `preserve_order` is on, so an object is an `IndexMap` whose
+/// members are one array, and its `get` hashes the key with SipHash first; measured on Sysmon
+/// events, the scan is cheaper for objects of a few dozen members.) Larger objects are
+/// looked up by hash.
+#[inline]
+pub fn member<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if m.len() <= SCAN_MEMBERS {
+        m.iter()
+            .find(|(k, _)| k.len() == key.len() && k.as_str() == key)
+            .map(|(_, v)| v)
+    } else {
+        m.get(key)
     }
 }
 

@@ -122,11 +122,14 @@ impl FieldPlan {
                 _ => None,
             })
             .collect();
-        // The order of the event's map (`String` orders by bytes): one merge pass finds them.
+        // The order of a `BTreeMap` (`String` orders by bytes), for the merge pass, and for
+        // binary search otherwise (see `Reader::prefetch`).
         keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let lens = keys.iter().fold(0u64, |m, (k, _)| m | len_bit(k.len()));
         Prefetch {
             prefix,
             keys,
+            lens,
             slots: fields.len(),
         }
     }
@@ -139,7 +142,14 @@ pub(crate) struct Prefetch {
     prefix: u16,
     /// The fields' last keys in byte order, with their slots.
     keys: Vec<(Box<str>, u32)>,
+    /// Bit `n` set when a key has `n` bytes (bit 63: 63 or more), so most keys of the
+    /// object are passed over without reading their bytes.
+    lens: u64,
     slots: usize,
+}
+
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 #[derive(Clone, Copy)]
@@ -174,7 +184,7 @@ fn resolve<'a>(path: &Path, data: &'a Value) -> Prefix<'a> {
     let mut node = data;
     for s in path.segments() {
         match node {
-            Value::Object(m) => match m.get(s.as_ref()) {
+            Value::Object(m) => match leitstelle_event::member(m, s.as_ref()) {
                 Some(child) => node = child,
                 None => return Prefix::Absent,
             },
@@ -199,9 +209,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Finds the first candidates of the prefetched fields in one merge pass over the
-    /// prefix's object (both in byte order). A slot stays empty when its key is absent (or the
-    /// prefix is not a plain object): read that field with [`Reader::values`].
+    /// Finds the first candidates of the prefetched fields in one pass over the prefix's
+    /// object. While the object's keys come in byte order (a `BTreeMap`), the pass merges them
+    /// with the sorted wanted keys; from the first key out of order on (objects that keep
+    /// their source's order, as the binary's do: the `evtx` crate turns on serde_json's
+    /// `preserve_order`), each key is looked up in the wanted keys instead. A slot stays
+    /// empty when its key is absent (or the prefix is not a plain object): read that field
+    /// with [`Reader::values`].
     pub(crate) fn prefetch(&mut self, pre: &Prefetch) {
         self.slots.clear();
         self.slots.resize(pre.slots, None);
@@ -214,16 +228,32 @@ impl<'a> Reader<'a> {
         let Prefix::Object(m) = self.prefix(pre.prefix as usize) else {
             return;
         };
-        let mut keys = pre.keys.iter().peekable();
+        let want = &pre.keys;
+        let mut found = 0;
+        let mut merge = 0;
+        let mut prev: Option<&str> = None;
+        let mut sorted = true;
         for (k, v) in m {
-            while keys.next_if(|w| cmp_key(&w.0, k).is_lt()).is_some() {}
-            match keys.peek() {
-                None => return,
-                Some(w) if *w.0 == **k => {
-                    self.slots[w.1 as usize] = Some(v);
-                    keys.next();
+            if sorted {
+                sorted = prev.is_none_or(|p| cmp_key(p, k).is_lt());
+                prev = Some(k);
+            }
+            let hit = if sorted {
+                while merge < want.len() && cmp_key(&want[merge].0, k).is_lt() {
+                    merge += 1;
                 }
-                Some(_) => {}
+                (merge < want.len() && *want[merge].0 == **k).then_some(merge)
+            } else if pre.lens & len_bit(k.len()) == 0 {
+                None
+            } else {
+                want.binary_search_by(|w| cmp_key(&w.0, k)).ok()
+            };
+            if let Some(i) = hit {
+                self.slots[want[i].1 as usize] = Some(v);
+                found += 1;
+                if found == want.len() {
+                    return;
+                }
             }
         }
     }
@@ -254,7 +284,7 @@ impl<'a> Reader<'a> {
             match c {
                 Cand::Split { prefix, key } => match self.prefix(*prefix as usize) {
                     Prefix::Object(m) => {
-                        if let Some(v) = m.get(key.as_ref()) {
+                        if let Some(v) = leitstelle_event::member(m, key.as_ref()) {
                             push_flat(v, &mut out.items);
                         }
                     }
@@ -357,6 +387,67 @@ mod tests {
                     slow.items.as_slice(),
                     "{e} field {f}"
                 );
+            }
+        }
+    }
+
+    /// Every wanted key present is found by the one pass, whatever the order of the object's
+    /// keys (sorted as a `BTreeMap` keeps them, or the source's order as the binary keeps
+    /// them, including sorted at first and out of order later).
+    #[test]
+    fn prefetch_finds_every_key_in_any_order() {
+        let names = ["Image", "CommandLine", "Hashes", "User", "ParentImage"];
+        let paths: Vec<Vec<Path>> = names
+            .iter()
+            .map(|n| vec![Path::parse(&format!("Event.EventData.{n}"))])
+            .collect();
+        let plan = FieldPlan::new(paths);
+        let all: Vec<usize> = (0..names.len()).collect();
+        let pre = plan.prefetch(&all);
+        let orders: [&[&str]; 6] = [
+            &["CommandLine", "Hashes", "Image", "ParentImage", "User"],
+            &["User", "ParentImage", "Image", "Hashes", "CommandLine"],
+            &[
+                "RuleName",
+                "UtcTime",
+                "Image",
+                "CommandLine",
+                "User",
+                "Hashes",
+                "ParentImage",
+            ],
+            &["A", "CommandLine", "Z", "Hashes", "Image"],
+            &[
+                "CommandLine",
+                "Image",
+                "Zz",
+                "Hashes",
+                "ParentImage",
+                "User",
+            ],
+            &["Image", "Other", "User"],
+        ];
+        for order in orders {
+            let mut obj = serde_json::Map::new();
+            for k in order {
+                obj.insert(k.to_string(), json!(format!("v-{k}")));
+            }
+            let e = json!({"Event": {"EventData": obj}});
+            let mut r = Reader::new(&plan, &e);
+            r.prefetch(&pre);
+            for (slot, name) in names.iter().enumerate() {
+                let got: Option<Vec<Value>> = r
+                    .prefetched(slot)
+                    .map(|v| v.items.iter().map(|x| (*x).clone()).collect());
+                if order.contains(name) {
+                    assert_eq!(
+                        got,
+                        Some(vec![json!(format!("v-{name}"))]),
+                        "{name} in {order:?}"
+                    );
+                } else {
+                    assert_eq!(got, None, "{name} not in {order:?}");
+                }
             }
         }
     }
