@@ -19,9 +19,10 @@ DATA="${LEITSTELLE_SHARED_DATA:-$PWD/../shared/data}"
 RULES="$DATA/sigma/rules/windows"
 [ -d "$RULES" ] || { echo "needs $RULES" >&2; exit 1; }
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p leitstelle-cli
+# LEITSTELLE_BIN=path measures that binary instead of building this tree's (for A/B runs).
+[ -n "${LEITSTELLE_BIN:-}" ] || cargo build --release -q -p leitstelle-cli
 cargo build --release -q -p leitstelle-server --example load
-BIN="$TARGET/release/leitstelle"
+BIN="${LEITSTELLE_BIN:-$TARGET/release/leitstelle}"
 LOAD="$TARGET/release/examples/load"
 
 WORK=$(mktemp -d)
