@@ -163,23 +163,16 @@ async fn journal(
         .admit(tenant, records.len(), crate::api::http_wait(app))
         .await
         .map_err(|_| busy())?;
-    let parsed = match parse_all(app, format, tenant, &source, records).await {
-        Ok(p) => p,
-        Err(_) => {
-            return Err(Fail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                9,
-                "Server is busy".into(),
-            ));
-        }
-    };
+    let parsed = parse_all(app, format, tenant, &source, records)
+        .await
+        .map_err(|_| busy())?;
     app.pipeline
         .submit(admission, tenant, &source, parsed, received)
         .await
         .map(|_| ())
         .map_err(|e| {
             tracing::error!(error = %e, "HEC submit");
-            Fail(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy".into())
+            busy()
         })
 }
 

@@ -411,7 +411,7 @@ impl TantivyStore {
                 "{}: {m} (written by another version of leitstelle)",
                 dir.display()
             )),
-            other => StoreError::Corrupt(format!("{}: {other}", dir.display())),
+            other => StoreError::Index(other),
         })?;
         index.tokenizers().register(
             "lower_raw",
