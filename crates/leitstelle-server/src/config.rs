@@ -265,7 +265,7 @@ impl Default for StoreConfig {
         StoreConfig {
             commit_interval_ms: 1000,
             writer_memory_mb: 64,
-            writer_threads: 1,
+            writer_threads: 2,
             retention_days: 30,
             retention_bytes: 0,
             retention_check_secs: 3600,

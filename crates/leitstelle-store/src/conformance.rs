@@ -302,6 +302,10 @@ pub fn queries(make: &mut dyn FnMut() -> Box<dyn EventStore>) {
         // Exists.
         ("_exists_:IpAddress", &[3, 4]),
         ("NOT _exists_:IpAddress", &[1, 2, 5, 6]),
+        // `Image` includes the EVTX profile's `Event.UserData.*.Image`.
+        ("_exists_:Image", &[1, 2, 5]),
+        ("_exists_:Event.EventData", &[]),
+        ("_exists_:host", &[1, 2, 3, 4, 5, 6]),
         ("Image:*", &[1, 2, 5]),
         // Boolean structure.
         ("TargetUserName:alice OR TargetUserName:bob", &[3, 4]),
@@ -400,6 +404,9 @@ pub fn stages(make: &mut dyn FnMut() -> Box<dyn EventStore>) {
     let (_, rows) = table(s, a, "* | stats count by kind, host");
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0], vec![json!("evtx"), json!("DC1"), json!(2)]);
+    // `Image` includes a path with a `*` segment (`Event.UserData.*.Image`).
+    let (_, rows) = table(s, a, "* | stats count by Image");
+    assert_eq!(rows.len(), 3, "{rows:?}");
     // Multi-valued fields count once per value.
     let (_, rows) = table(s, a, "* | stats count by tags");
     assert_eq!(

@@ -153,6 +153,52 @@ impl NewEvent {
         })
     }
 
+    /// [`NewEvent::document`] as JSON text, serialized straight from the event (the store
+    /// writes this for every event; building the tree first would copy the whole event).
+    pub fn document_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            seq: u64,
+            tenant: &'a str,
+            time: i64,
+            received: i64,
+            source: &'a str,
+            kind: &'a str,
+            host: &'a Option<String>,
+            user: &'a Option<String>,
+            level: &'a Option<String>,
+            event_id: &'a Option<String>,
+            logsource: Logsource<'a>,
+            data: &'a Value,
+            raw: &'a Option<String>,
+        }
+        #[derive(serde::Serialize)]
+        struct Logsource<'a> {
+            product: &'a Option<String>,
+            service: &'a Option<String>,
+            categories: &'a [String],
+        }
+        serde_json::to_vec(&Doc {
+            seq: self.seq,
+            tenant: &self.tenant,
+            time: self.time_ns,
+            received: self.received_ns,
+            source: &self.source,
+            kind: &self.kind,
+            host: &self.host,
+            user: &self.user,
+            level: &self.level,
+            event_id: &self.event_id,
+            logsource: Logsource {
+                product: &self.product,
+                service: &self.service,
+                categories: &self.categories,
+            },
+            data: &self.data,
+            raw: &self.raw,
+        })
+    }
+
     /// Rebuilds the event from [`NewEvent::document`].
     pub fn from_document(doc: &Value) -> Option<NewEvent> {
         let s = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
@@ -246,13 +292,33 @@ pub fn cap(s: &str) -> &str {
 /// Every searchable (lowercase path, value) pair of an event, without duplicates: each scalar
 /// leaf of the tree under its dotted path (array indexes left out), plus the meta fields under
 /// their `@` pseudo paths. Values are capped at [`VALUE_CAP`] bytes.
+///
+/// The reference form of [`for_each_leaf`] and [`for_each_meta`], which the indexer calls
+/// instead (no allocation per pair, duplicates left in).
 pub fn pairs(ev: &NewEvent) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(64);
-    let mut path = String::new();
-    flatten(&ev.data, &mut path, &mut out);
+    let mut push = |p: &str, v: &str| out.push((p.to_string(), v.to_string()));
+    for_each_leaf(&ev.data, &mut push);
+    for_each_meta(ev, &ev.logsource(), &mut push);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Calls `f(path, value)` for each scalar leaf of `data` in tree order: the lowercase dotted
+/// path (array indexes left out) and the value's text capped at [`VALUE_CAP`] bytes. A value
+/// repeated under one path is passed each time.
+pub fn for_each_leaf(data: &Value, f: &mut impl FnMut(&str, &str)) {
+    let mut path = String::with_capacity(96);
+    flatten(data, &mut path, f);
+}
+
+/// Calls `f(path, value)` for each meta field the event has, under its `@` pseudo path;
+/// `logsource` is [`NewEvent::logsource`].
+pub fn for_each_meta(ev: &NewEvent, logsource: &str, f: &mut impl FnMut(&str, &str)) {
     let mut meta = |p: &str, v: Option<&str>| {
         if let Some(v) = v {
-            out.push((p.to_string(), cap(v).to_string()));
+            f(p, cap(v));
         }
     };
     meta("@tenant", Some(&ev.tenant));
@@ -261,19 +327,16 @@ pub fn pairs(ev: &NewEvent) -> Vec<(String, String)> {
     meta("@level", ev.level.as_deref());
     meta("@source", Some(&ev.source));
     meta("@kind", Some(&ev.kind));
-    meta("@logsource", Some(&ev.logsource()));
+    meta("@logsource", Some(logsource));
     meta("@product", ev.product.as_deref());
     meta("@service", ev.service.as_deref());
     meta("@event_id", ev.event_id.as_deref());
     for c in &ev.categories {
         meta("@category", Some(c));
     }
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
-fn flatten(v: &Value, path: &mut String, out: &mut Vec<(String, String)>) {
+fn flatten(v: &Value, path: &mut String, f: &mut impl FnMut(&str, &str)) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
@@ -293,20 +356,20 @@ fn flatten(v: &Value, path: &mut String, out: &mut Vec<(String, String)>) {
                         }
                     }
                 }
-                flatten(child, path, out);
+                flatten(child, path, f);
                 path.truncate(len);
             }
         }
         Value::Array(items) => {
             for item in items {
-                flatten(item, path, out);
+                flatten(item, path, f);
             }
         }
         Value::Null => {}
-        Value::String(s) => out.push((path.clone(), cap(s).to_string())),
+        Value::String(s) => f(path, cap(s)),
         leaf => {
             if let Some(text) = scalar_text(leaf) {
-                out.push((path.clone(), cap(&text).to_string()));
+                f(path, cap(&text));
             }
         }
     }
@@ -433,6 +496,17 @@ mod tests {
             data,
             raw: None,
         }
+    }
+
+    #[test]
+    fn document_json_is_the_document() {
+        let mut e = ev(json!({"A": {"B": [1, "x\u{1f}", null], "c": true}, "é": 1.5}));
+        e.raw = Some("raw \"text\"".into());
+        e.user = Some("CORP\\bob".into());
+        let bytes = e.document_json().expect("serializes");
+        let back: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(back, e.document());
+        assert_eq!(NewEvent::from_document(&back), Some(e));
     }
 
     #[test]

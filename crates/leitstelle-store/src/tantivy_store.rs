@@ -11,10 +11,9 @@
 //! Every event is one document with:
 //! - `kv`: one term per (path, value) pair, `path\u{1f}value`, lowercased in the index and
 //!   original-case in its fast column (exact values, wildcards and text ranges per field;
-//!   values of any field for aggregations);
+//!   `_exists_` as the range of a path's terms; values of any field for aggregations);
 //! - `kn`: one term per numeric value, `path\u{1f}` + the order-preserving hex of the number
 //!   (numeric ranges);
-//! - `_paths`: the paths present (`_exists_`);
 //! - `all`: the words of every value of the event's own tree (not the meta fields), with
 //!   positions (bare terms and phrases);
 //! - typed fast fields `_seq`, `_time`, `_event_id`, `_tenant`, `_host`, `_user`, `_level`,
@@ -57,8 +56,8 @@ use crate::exec::{
     self, Backend, CountBy, Filter, Row, lower_bound, numeric_bounds, wildcard_regex,
 };
 use crate::model::{
-    FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, is_meta_path, numeric, pairs,
-    words,
+    FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, for_each_leaf, for_each_meta,
+    numeric, words,
 };
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
@@ -70,7 +69,7 @@ const COMMITTED_FILE: &str = "COMMITTED";
 /// Names the layout and schema of the store's files; raise [`FORMAT`] whenever
 /// [`schema`] or the document layout changes, so an old store gets a clear error.
 const FORMAT_FILE: &str = "FORMAT";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const FORMAT_NAME: &str = "leitstelle-store";
 /// A partition writer idle for this many commits is closed.
 const IDLE_COMMITS_BEFORE_CLOSE: u32 = 60;
@@ -93,7 +92,7 @@ impl Default for TantivyOptions {
     fn default() -> Self {
         TantivyOptions {
             writer_memory_bytes: 64 << 20,
-            writer_threads: 1,
+            writer_threads: 2,
             merge_threads: 1,
             max_open_writers: 64,
         }
@@ -113,7 +112,6 @@ struct Fields {
     logsource: Field,
     kv: Field,
     kn: Field,
-    paths: Field,
     all: Field,
     doc: Field,
 }
@@ -146,10 +144,6 @@ fn schema() -> (Schema, Fields) {
         ),
         kn: b.add_text_field(
             "kn",
-            TextOptions::default().set_indexing_options(keyword("raw")),
-        ),
-        paths: b.add_text_field(
-            "_paths",
             TextOptions::default().set_indexing_options(keyword("raw")),
         ),
         all: b.add_text_field(
@@ -483,7 +477,8 @@ impl TantivyStore {
         out
     }
 
-    fn document(&self, ev: &NewEvent) -> TantivyDocument {
+    /// The document of an event; `json` is its [`NewEvent::document_json`].
+    fn document(&self, ev: &NewEvent, json: &[u8]) -> TantivyDocument {
         let f = &self.f;
         let mut doc = TantivyDocument::new();
         doc.add_u64(f.seq, ev.seq);
@@ -498,31 +493,31 @@ impl TantivyStore {
         }
         doc.add_text(f.tenant, crate::model::cap(&ev.tenant));
         doc.add_text(f.source, crate::model::cap(&ev.source));
-        doc.add_text(f.logsource, ev.logsource());
-        let mut last_path: Option<&str> = None;
-        let ps = pairs(ev);
-        for (p, v) in &ps {
-            let mut term = String::with_capacity(p.len() + 1 + v.len());
+        let logsource = ev.logsource();
+        doc.add_text(f.logsource, &logsource);
+        let mut term = String::with_capacity(256);
+        let mut num = String::with_capacity(64);
+        let mut pair = |p: &str, v: &str, words: bool| {
+            term.clear();
             term.push_str(p);
             term.push(SEP);
             if let Some(n) = numeric(v) {
-                let mut num = term.clone();
+                num.clear();
+                num.push_str(&term);
                 push_hex(&mut num, n);
-                doc.add_text(f.kn, num);
+                doc.add_text(f.kn, &num);
             }
             term.push_str(v);
-            doc.add_text(f.kv, term);
-            if last_path != Some(p.as_str()) {
-                doc.add_text(f.paths, p);
-                last_path = Some(p);
-            }
+            doc.add_text(f.kv, &term);
             // Each value separately: tantivy leaves a position gap between values, so a
             // phrase never spans two values. Meta fields are not words of the event.
-            if !is_meta_path(p) {
+            if words {
                 doc.add_text(f.all, v);
             }
-        }
-        doc.add_bytes(f.doc, ev.document().to_string().as_bytes());
+        };
+        for_each_leaf(&ev.data, &mut |p, v| pair(p, v, true));
+        for_each_meta(ev, &logsource, &mut |p, v| pair(p, v, false));
+        doc.add_bytes(f.doc, json);
         doc
     }
 
@@ -563,13 +558,20 @@ impl TantivyStore {
                     .resolve(field)
                     .into_iter()
                     .map(|p| -> Result<Box<dyn Query>, StoreError> {
+                        // Every term of the path: `path\u{1f}` up to `path\u{20}`.
                         Ok(if p.is_exact() {
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(f.paths, &p.0),
-                                IndexRecordOption::Basic,
+                            Box::new(InvertedIndexRangeQuery::new(
+                                Bound::Included(Term::from_field_text(
+                                    f.kv,
+                                    &format!("{}{SEP}", p.0),
+                                )),
+                                Bound::Excluded(Term::from_field_text(
+                                    f.kv,
+                                    &format!("{}\u{20}", p.0),
+                                )),
                             ))
                         } else {
-                            Box::new(regex_query(&p.regex(), f.paths)?)
+                            Box::new(regex_query(&format!("{}\\x1f(?s:.*)", p.regex()), f.kv)?)
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -780,7 +782,7 @@ impl TantivyStore {
             let mut access: Vec<KvAccess> = match ff.str("kv")? {
                 Some(col) => fields
                     .iter()
-                    .map(|pats| KvAccess::new(&col, seg, self.f.paths, pats))
+                    .map(|pats| KvAccess::new(&col, pats))
                     .collect::<Result<_, _>>()?,
                 None => fields.iter().map(|_| KvAccess::empty()).collect(),
             };
@@ -909,11 +911,10 @@ fn count_kv(
     weight: &dyn Weight,
     seg: &SegmentReader,
     col: &StrColumn,
-    paths_field: Field,
     field: &[PathPattern],
     out: &mut CountBy,
 ) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut access = KvAccess::new(col, seg, paths_field, field)?;
+    let mut access = KvAccess::new(col, field)?;
     let mut by_ord: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     let mut by_text: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let (mut total, mut present) = (0u64, 0u64);
@@ -956,7 +957,7 @@ fn count_kv(
 
 /// Reads the values of one field from the `kv` fast column of a segment: the ordinals of
 /// each of the field's paths form a range of the sorted dictionary. Paths with `*` are
-/// first expanded against the segment's `_paths` terms (the distinct paths, a few hundred).
+/// first expanded against the distinct paths of the dictionary (a few hundred).
 struct KvAccess {
     col: Option<StrColumn>,
     ranges: Vec<(u64, u64)>,
@@ -975,12 +976,7 @@ impl KvAccess {
         }
     }
 
-    fn new(
-        col: &StrColumn,
-        seg: &SegmentReader,
-        paths_field: Field,
-        pats: &[PathPattern],
-    ) -> Result<Self, StoreError> {
+    fn new(col: &StrColumn, pats: &[PathPattern]) -> Result<Self, StoreError> {
         let dict = col.dictionary();
         let n = dict.num_terms() as u64;
         // The ordinals of the keys in [lo, hi).
@@ -1016,12 +1012,21 @@ impl KvAccess {
         if !wild.is_empty() {
             let re = regex::Regex::new(&format!("^(?:{})$", wild.join("|")))
                 .map_err(|e| StoreError::Query(e.to_string()))?;
-            let inverted = seg.inverted_index(paths_field)?;
-            let mut stream = inverted.terms().stream().map_err(dict_io)?;
-            while stream.advance() {
-                let path = String::from_utf8_lossy(stream.key());
-                if re.is_match(&path) && !exact.iter().any(|e| *e == path) {
-                    exact.push(path.into_owned());
+            // The distinct paths, one dictionary lookup each: the first key of a path, then
+            // the first key after all of that path's keys.
+            let mut next = 0u64;
+            let mut key = Vec::new();
+            while next < n {
+                key.clear();
+                if !dict.ord_to_term(next, &mut key).map_err(dict_io)? {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&key);
+                let path = text.split(SEP).next().unwrap_or_default().to_string();
+                let (_, end) = ords(&format!("{path}{SEP}"), &format!("{path}\u{20}"))?;
+                next = end.max(next + 1);
+                if re.is_match(&path) && !exact.contains(&path) {
+                    exact.push(path);
                 }
             }
         }
@@ -1178,7 +1183,7 @@ impl Backend for TantivyStore {
                 };
                 let counted = match column {
                     Some(_) => count_column(weight.as_ref(), seg, &col, &mut out)?,
-                    None => count_kv(weight.as_ref(), seg, &col, self.f.paths, field, &mut out)?,
+                    None => count_kv(weight.as_ref(), seg, &col, field, &mut out)?,
                 };
                 for (value, n) in counted {
                     *out.counts.entry(value).or_default() += n;
@@ -1244,7 +1249,10 @@ impl EventStore for TantivyStore {
                 if e.seq < wm {
                     continue;
                 }
-                writer.add_document(self.document(&e))?;
+                let json = e.document_json().map_err(|err| {
+                    StoreError::Corrupt(format!("event {} cannot be serialized: {err}", e.seq))
+                })?;
+                writer.add_document(self.document(&e, &json))?;
                 p.pending.fetch_add(1, Ordering::SeqCst);
                 p.max_added.fetch_max(e.seq, Ordering::SeqCst);
             }

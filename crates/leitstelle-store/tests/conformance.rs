@@ -89,7 +89,7 @@ fn tantivy_store_refuses_another_format() {
     );
     let marker = dir.path().join("FORMAT");
     let written = std::fs::read_to_string(&marker).expect("marker written");
-    assert_eq!(written.trim(), "leitstelle-store 1");
+    assert_eq!(written.trim(), "leitstelle-store 2");
     drop(
         TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default())
             .expect("reopen"),
@@ -129,5 +129,73 @@ fn tantivy_store_names_a_partition_of_another_schema() {
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("opened a partition of another schema"),
+    }
+}
+
+/// Field names whose profile paths have a `*` segment (`Image` is also
+/// `Event.UserData.*.Image` in EVTX): the tantivy store finds the matching paths among all
+/// the paths of a segment, which must step over paths sorting before, between and after them.
+/// Both stores must agree.
+#[test]
+fn wildcard_profile_paths_agree_across_stores() {
+    use leitstelle_store::query::parse;
+    use leitstelle_store::{NewEvent, SearchRequest};
+    use serde_json::json;
+    let profiles = Arc::new(ProfileSet::builtin());
+    let base = conformance::fixtures().remove(0);
+    let data = [
+        json!({"Event": {"UserData": {"A": {"Image": "a.exe", "Z": "1"}}, "System": {"EventID": 1}}}),
+        json!({"Event": {"UserData": {"B": {"Image": "b.exe"}, "A": {"Image": "A.EXE"}}}}),
+        json!({"Event": {"UserData": {"Aa": {"Image": "a.exe"}}, "AAA": "x"}}),
+        json!({"Event": {"UserData": {"C": {"Imagex": "c.exe", "Image2": "d"}}}}),
+        json!({"Event": {"EventData": {"Image": "e.exe"}, "UserData": {"A": {"Image": "e.exe"}}}}),
+        json!({"Event": {"UserData": {"A": {"B": {"Image": "deep.exe"}}}}}),
+    ];
+    let events: Vec<NewEvent> = data
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| NewEvent {
+            seq: i as u64 + 1,
+            data: d,
+            ..base.clone()
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tantivy =
+        TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default()).expect("open");
+    let memory = MemoryStore::new(profiles.clone());
+    for s in [&tantivy as &dyn EventStore, &memory] {
+        s.add(events.clone()).expect("add");
+        s.commit(10).expect("commit");
+    }
+    let run = |s: &dyn EventStore, q: &str| {
+        let r = SearchRequest {
+            limit: 100,
+            ..SearchRequest::new(&["acme"], parse(q).expect("query"))
+        };
+        let res = s.search(&r).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let mut seqs: Vec<u64> = res.hits.iter().map(|h| h.seq).collect();
+        seqs.sort();
+        (seqs, res.table.map(|t| t.rows))
+    };
+    for (q, want) in [
+        ("_exists_:Image", Some(vec![1u64, 2, 3, 5])),
+        ("NOT _exists_:Image", Some(vec![4, 6])),
+        ("Image:a.exe", Some(vec![1, 2, 3])),
+        ("Image:*.exe", Some(vec![1, 2, 3, 5])),
+        ("* | stats count by Image", None),
+        ("* | stats count, dc(Image) as images", None),
+        ("* | top 3 Image", None),
+    ] {
+        let (t, m) = (run(&tantivy, q), run(&memory, q));
+        assert_eq!(t, m, "`{q}`: tantivy vs memory");
+        if let Some(want) = want {
+            assert_eq!(t.0, want, "`{q}`");
+        } else {
+            assert!(
+                t.1.as_ref().is_some_and(|rows| !rows.is_empty()),
+                "`{q}`: {t:?}"
+            );
+        }
     }
 }
