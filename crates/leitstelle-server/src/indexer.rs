@@ -109,7 +109,7 @@ pub fn stored_event(
     let event = reparse(profiles, ctx, &rec)?;
     Ok(Some(NewEvent::from_event(
         seq,
-        &event,
+        event,
         rec.received_ns,
         rec.source,
         profiles,

@@ -27,6 +27,7 @@ mod exec;
 mod memory;
 mod model;
 mod tantivy_store;
+mod term_range;
 
 use std::collections::BTreeMap;
 

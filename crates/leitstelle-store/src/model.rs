@@ -62,7 +62,7 @@ impl NewEvent {
     /// usual field names).
     pub fn from_event(
         seq: u64,
-        event: &Event,
+        event: Event,
         received_ns: i64,
         source: &str,
         profiles: &ProfileSet,
@@ -74,6 +74,10 @@ impl NewEvent {
                 .iter()
                 .find_map(|n| Profile::first_text(&p.resolve(n), &event.data))
         };
+        let host = profile.and_then(|p| Profile::first_text(&p.host, &event.data));
+        let user = first(USER_FIELDS);
+        let level = first(LEVEL_FIELDS);
+        let event_id = profile.and_then(|p| Profile::first_text(&p.event_id, &event.data));
         let raw = match &event.raw {
             Raw::Text(t) => Some(t.to_string()),
             Raw::Bytes(b) => Some(base64::Engine::encode(
@@ -94,10 +98,10 @@ impl NewEvent {
             received_ns,
             source: source.to_string(),
             kind: event.source.as_str().to_string(),
-            host: profile.and_then(|p| Profile::first_text(&p.host, &event.data)),
-            user: first(USER_FIELDS),
-            level: first(LEVEL_FIELDS),
-            event_id: profile.and_then(|p| Profile::first_text(&p.event_id, &event.data)),
+            host,
+            user,
+            level,
+            event_id,
             product: event.logsource.product.as_deref().map(str::to_string),
             service: event.logsource.service.as_deref().map(str::to_string),
             categories: event
@@ -106,7 +110,7 @@ impl NewEvent {
                 .iter()
                 .map(|c| c.to_string())
                 .collect(),
-            data: event.data.clone(),
+            data: event.data,
             raw,
         }
     }
@@ -153,9 +157,10 @@ impl NewEvent {
         })
     }
 
-    /// [`NewEvent::document`] as JSON text, serialized straight from the event (the store
-    /// writes this for every event; building the tree first would copy the whole event).
-    pub fn document_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+    /// Writes [`NewEvent::document`] as JSON text to `out` (after what it holds), serialized
+    /// straight from the event: the store writes this for every event, and building the
+    /// tree first would copy the whole event.
+    pub fn write_document_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         #[derive(serde::Serialize)]
         struct Doc<'a> {
             seq: u64,
@@ -178,25 +183,28 @@ impl NewEvent {
             service: &'a Option<String>,
             categories: &'a [String],
         }
-        serde_json::to_vec(&Doc {
-            seq: self.seq,
-            tenant: &self.tenant,
-            time: self.time_ns,
-            received: self.received_ns,
-            source: &self.source,
-            kind: &self.kind,
-            host: &self.host,
-            user: &self.user,
-            level: &self.level,
-            event_id: &self.event_id,
-            logsource: Logsource {
-                product: &self.product,
-                service: &self.service,
-                categories: &self.categories,
+        serde_json::to_writer(
+            out,
+            &Doc {
+                seq: self.seq,
+                tenant: &self.tenant,
+                time: self.time_ns,
+                received: self.received_ns,
+                source: &self.source,
+                kind: &self.kind,
+                host: &self.host,
+                user: &self.user,
+                level: &self.level,
+                event_id: &self.event_id,
+                logsource: Logsource {
+                    product: &self.product,
+                    service: &self.service,
+                    categories: &self.categories,
+                },
+                data: &self.data,
+                raw: &self.raw,
             },
-            data: &self.data,
-            raw: &self.raw,
-        })
+        )
     }
 
     /// Rebuilds the event from [`NewEvent::document`].
@@ -457,6 +465,34 @@ impl PathPattern {
         !self.0.split('.').any(|s| s == "*")
     }
 
+    /// The literal start of every path the pattern matches: the segments before the first
+    /// `*` (with their dot), or the whole path and the separator for an exact one.
+    pub fn literal_head(&self) -> String {
+        let mut head = String::new();
+        for seg in self.0.split('.') {
+            if seg == "*" {
+                return head;
+            }
+            head.push_str(seg);
+            head.push('.');
+        }
+        head.pop();
+        head.push(SEP);
+        head
+    }
+
+    /// A regular expression for what follows [`PathPattern::literal_head`] in the path and
+    /// its separator (empty for an exact path, whose head holds both).
+    pub fn rest_regex(&self) -> String {
+        let segs: Vec<&str> = self.0.split('.').collect();
+        let Some(first) = segs.iter().position(|s| *s == "*") else {
+            return String::new();
+        };
+        let mut re = PathPattern(segs[first..].join(".")).regex();
+        re.push_str("\\x1f");
+        re
+    }
+
     /// The pattern as a regular expression (without anchors).
     pub fn regex(&self) -> String {
         self.0
@@ -499,11 +535,36 @@ mod tests {
     }
 
     #[test]
+    fn literal_heads_start_every_matching_path() {
+        let head = |p: &str| PathPattern(p.into()).literal_head();
+        assert_eq!(head("event.userdata.*.image"), "event.userdata.");
+        assert_eq!(head("*.image"), "");
+        assert_eq!(head("a.b"), "a.b\u{1f}");
+        assert_eq!(head("@host"), "@host\u{1f}");
+        let rest = |p: &str| PathPattern(p.into()).rest_regex();
+        assert_eq!(rest("a.b"), "");
+        assert_eq!(rest("event.userdata.*.image"), "[^.\u{1f}]*\\.image\\x1f");
+        for (p, key) in [
+            ("event.userdata.*.image", "event.userdata.x.image\u{1f}v"),
+            ("*.image", "a.image\u{1f}v"),
+            ("a.*.*.b", "a.x.y.b\u{1f}v"),
+        ] {
+            let p = PathPattern(p.into());
+            let rest = key.strip_prefix(&p.literal_head()).expect("head");
+            let re = regex::Regex::new(&format!("^{}v$", p.rest_regex())).expect("regex");
+            assert!(re.is_match(rest), "{p:?} {key}");
+            let whole = regex::Regex::new(&format!("^{}\\x1fv$", p.regex())).expect("regex");
+            assert!(whole.is_match(key), "{p:?} {key}");
+        }
+    }
+
+    #[test]
     fn document_json_is_the_document() {
         let mut e = ev(json!({"A": {"B": [1, "x\u{1f}", null], "c": true}, "é": 1.5}));
         e.raw = Some("raw \"text\"".into());
         e.user = Some("CORP\\bob".into());
-        let bytes = e.document_json().expect("serializes");
+        let mut bytes = Vec::new();
+        e.write_document_json(&mut bytes).expect("serializes");
         let back: Value = serde_json::from_slice(&bytes).expect("JSON");
         assert_eq!(back, e.document());
         assert_eq!(NewEvent::from_document(&back), Some(e));
@@ -527,17 +588,17 @@ mod tests {
         let received = 1_000 * MAX_FUTURE_NS;
         event.timestamp = Some(received + MAX_FUTURE_NS);
         assert_eq!(
-            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            NewEvent::from_event(1, event.clone(), received, "api", &profiles).time_ns,
             received + MAX_FUTURE_NS
         );
         event.timestamp = Some(received + MAX_FUTURE_NS + 1);
         assert_eq!(
-            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            NewEvent::from_event(1, event.clone(), received, "api", &profiles).time_ns,
             received
         );
         event.timestamp = Some(7);
         assert_eq!(
-            NewEvent::from_event(1, &event, received, "api", &profiles).time_ns,
+            NewEvent::from_event(1, event.clone(), received, "api", &profiles).time_ns,
             7
         );
     }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use leitstelle_profile::ProfileSet;
-use leitstelle_query::{Expr, Pred};
+use leitstelle_query::{Expr, Pred, WildPart};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
@@ -57,8 +57,9 @@ use crate::exec::{
 };
 use crate::model::{
     FieldResolver, MAX_WORD, NewEvent, PathPattern, SEP, encode_f64, for_each_leaf, for_each_meta,
-    numeric, words,
+    is_meta_path, numeric, words,
 };
+use crate::term_range::PrefixRegexQuery;
 use crate::{
     Dropped, EventStore, FieldStats, Retention, SearchRequest, SearchResult, StoreError, Usage,
     day_name, day_of, parse_day_name,
@@ -477,7 +478,7 @@ impl TantivyStore {
         out
     }
 
-    /// The document of an event; `json` is its [`NewEvent::document_json`].
+    /// The document of an event; `json` is its [`NewEvent::write_document_json`].
     fn document(&self, ev: &NewEvent, json: &[u8]) -> TantivyDocument {
         let f = &self.f;
         let mut doc = TantivyDocument::new();
@@ -510,8 +511,9 @@ impl TantivyStore {
             term.push_str(v);
             doc.add_text(f.kv, &term);
             // Each value separately: tantivy leaves a position gap between values, so a
-            // phrase never spans two values. Meta fields are not words of the event.
-            if words {
+            // phrase never spans two values. Meta fields are not words of the event (nor is
+            // a key of the event's own that looks like one, as in the reference store).
+            if words && !is_meta_path(p) {
                 doc.add_text(f.all, v);
             }
         };
@@ -571,7 +573,11 @@ impl TantivyStore {
                                 )),
                             ))
                         } else {
-                            Box::new(regex_query(&format!("{}\\x1f(?s:.*)", p.regex()), f.kv)?)
+                            Box::new(PrefixRegexQuery::new(
+                                f.kv,
+                                &p.literal_head(),
+                                &format!("{}(?s:.*)", p.rest_regex()),
+                            )?)
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -612,7 +618,6 @@ impl TantivyStore {
     ) -> Result<Option<Box<dyn Query>>, StoreError> {
         let kv = self.f.kv;
         let prefix = format!("{}{SEP}", p.0);
-        let path_re = format!("{}\\x1f", p.regex());
         Ok(Some(match pred {
             Pred::Term(t) | Pred::Phrase(t) => {
                 let v = t.to_lowercase();
@@ -622,13 +627,30 @@ impl TantivyStore {
                         IndexRecordOption::Basic,
                     ))
                 } else {
-                    Box::new(regex_query(&format!("{path_re}{}", regex::escape(&v)), kv)?)
+                    Box::new(PrefixRegexQuery::new(
+                        kv,
+                        &p.literal_head(),
+                        &format!("{}{}", p.rest_regex(), regex::escape(&v)),
+                    )?)
                 }
             }
-            Pred::Wildcard(parts) => Box::new(regex_query(
-                &format!("{path_re}{}", wildcard_regex(parts)),
-                kv,
-            )?),
+            Pred::Wildcard(parts) => {
+                // The terms read are those of the path, and of the value's literal start when
+                // the path is exact.
+                let mut head = p.literal_head();
+                let mut rest = parts.as_slice();
+                if p.is_exact() {
+                    while let Some((WildPart::Literal(l), tail)) = rest.split_first() {
+                        head.push_str(&l.to_lowercase());
+                        rest = tail;
+                    }
+                }
+                Box::new(PrefixRegexQuery::new(
+                    kv,
+                    &head,
+                    &format!("{}{}", p.rest_regex(), wildcard_regex(rest)),
+                )?)
+            }
             Pred::Range { lower, upper } => {
                 if !p.is_exact() {
                     return Ok(None);
@@ -1223,6 +1245,7 @@ impl EventStore for TantivyStore {
                 .push(e);
         }
         let tick = self.adds.fetch_add(1, Ordering::SeqCst);
+        let mut json = Vec::with_capacity(4096);
         for ((tenant, day), evs) in groups {
             let p = self.partition(&tenant, day)?;
             p.last_used.store(tick, Ordering::SeqCst);
@@ -1249,7 +1272,8 @@ impl EventStore for TantivyStore {
                 if e.seq < wm {
                     continue;
                 }
-                let json = e.document_json().map_err(|err| {
+                json.clear();
+                e.write_document_json(&mut json).map_err(|err| {
                     StoreError::Corrupt(format!("event {} cannot be serialized: {err}", e.seq))
                 })?;
                 writer.add_document(self.document(&e, &json))?;
