@@ -199,3 +199,52 @@ fn wildcard_profile_paths_agree_across_stores() {
         }
     }
 }
+
+/// A partition idle for a while has its writer closed on another thread (its merges can take
+/// long); a late event for it opens a writer again once that close has finished, and the
+/// store can be dropped and opened again at any point.
+#[test]
+fn tantivy_store_reopens_a_writer_closed_in_the_background() {
+    use leitstelle_store::query::parse;
+    use leitstelle_store::{NewEvent, SearchRequest};
+    let profiles = Arc::new(ProfileSet::builtin());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day = 86_400 * 1_000_000_000i64;
+    let event = |seq: u64, d: i64| NewEvent {
+        seq,
+        time_ns: conformance::D0 + d * day,
+        ..conformance::fixtures().remove(0)
+    };
+    let count = |s: &TantivyStore| {
+        let r = SearchRequest {
+            limit: 1000,
+            ..SearchRequest::new(&["acme"], parse("*").expect("query"))
+        };
+        s.search(&r).expect("search").total
+    };
+    let s =
+        TantivyStore::open(dir.path(), profiles.clone(), TantivyOptions::default()).expect("open");
+    let mut seq = 1;
+    s.add(vec![event(seq, 0)]).expect("add");
+    seq += 1;
+    s.commit(seq).expect("commit");
+    // Day 0 is idle for more than 60 commits while day 1 gets events.
+    for _ in 0..70 {
+        s.add(vec![event(seq, 1)]).expect("add");
+        seq += 1;
+        s.commit(seq).expect("commit");
+    }
+    // A late event for day 0.
+    s.add(vec![event(seq, 0)])
+        .expect("add to a partition whose writer was closed");
+    seq += 1;
+    s.commit(seq).expect("commit");
+    assert_eq!(count(&s), 72);
+    drop(s);
+    let s = TantivyStore::open(dir.path(), profiles, TantivyOptions::default()).expect("reopen");
+    assert_eq!(count(&s), 72);
+    s.add(vec![event(seq, 0), event(seq + 1, 1)])
+        .expect("add after reopening");
+    s.commit(seq + 2).expect("commit");
+    assert_eq!(count(&s), 74);
+}
