@@ -301,7 +301,7 @@ pub fn cap(s: &str) -> &str {
 /// leaf of the tree under its dotted path (array indexes left out), plus the meta fields under
 /// their `@` pseudo paths. Values are capped at [`VALUE_CAP`] bytes.
 ///
-/// The reference form of [`for_each_leaf`] and [`for_each_meta`], which the indexer calls
+/// The reference form of `for_each_leaf` and `for_each_meta`, which the indexer calls
 /// instead (no allocation per pair, duplicates left in).
 pub fn pairs(ev: &NewEvent) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(64);
