@@ -685,16 +685,35 @@ impl TantivyStore {
                 // the path is exact.
                 let mut head = p.literal_head();
                 let mut rest = parts.as_slice();
-                if p.is_exact() {
-                    while let Some((WildPart::Literal(l), tail)) = rest.split_first() {
-                        head.push_str(&l.to_lowercase());
-                        rest = tail;
-                    }
+                if !p.is_exact() {
+                    return Ok(Some(Box::new(PrefixRegexQuery::new(
+                        kv,
+                        &head,
+                        &format!("{}{}", p.rest_regex(), wildcard_regex(rest)),
+                    )?)));
                 }
-                Box::new(PrefixRegexQuery::new(
+                while let Some((WildPart::Literal(l), tail)) = rest.split_first() {
+                    head.push_str(&l.to_lowercase());
+                    rest = tail;
+                }
+                // A leading or trailing `*` is an unanchored end: `*x*` is then a plain
+                // search for `x` (the regex crate's literal search) in the value.
+                let mut starts = true;
+                while let Some((WildPart::Many, tail)) = rest.split_first() {
+                    starts = false;
+                    rest = tail;
+                }
+                let mut ends = true;
+                while let Some((WildPart::Many, init)) = rest.split_last() {
+                    ends = false;
+                    rest = init;
+                }
+                Box::new(PrefixRegexQuery::with_anchors(
                     kv,
                     &head,
-                    &format!("{}{}", p.rest_regex(), wildcard_regex(rest)),
+                    &wildcard_regex(rest),
+                    starts,
+                    ends,
                 )?)
             }
             Pred::Range { lower, upper } => {

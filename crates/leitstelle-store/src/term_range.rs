@@ -22,7 +22,7 @@ use crate::StoreError;
 /// Compiled patterns larger than this are refused (a hostile wildcard is a clear error).
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
 
-/// Terms of `field` that are `prefix` followed by a match of `regex` (anchored at both ends).
+/// Terms of `field` that are `prefix` followed by text `regex` matches.
 #[derive(Clone)]
 pub(crate) struct PrefixRegexQuery {
     field: Field,
@@ -33,7 +33,24 @@ pub(crate) struct PrefixRegexQuery {
 impl PrefixRegexQuery {
     /// Terms `prefix` + `rest` where `rest` matches `pattern` as a whole.
     pub(crate) fn new(field: Field, prefix: &str, pattern: &str) -> Result<Self, StoreError> {
-        let regex = regex::bytes::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        Self::with_anchors(field, prefix, pattern, true, true)
+    }
+
+    /// Terms `prefix` + `rest` where `pattern` matches within `rest`: at its start when
+    /// `starts`, at its end when `ends`.
+    pub(crate) fn with_anchors(
+        field: Field,
+        prefix: &str,
+        pattern: &str,
+        starts: bool,
+        ends: bool,
+    ) -> Result<Self, StoreError> {
+        let anchored = format!(
+            "{}(?:{pattern}){}",
+            if starts { "^" } else { "" },
+            if ends { "$" } else { "" }
+        );
+        let regex = regex::bytes::RegexBuilder::new(&anchored)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map_err(|e| StoreError::Query(format!("wildcard or path pattern too complex: {e}")))?;
