@@ -1,5 +1,5 @@
 //! [`PrefixRegexQuery`]: the documents holding a term of one field that starts with a given
-//! prefix and whose rest matches a regular expression as a whole.
+//! prefix and whose rest matches a regular expression.
 //!
 //! Why not tantivy's `RegexQuery`: with sstable term dictionaries its automaton is tried on
 //! every block of a segment's dictionary, even where a key range bounds the terms. Every
@@ -184,6 +184,17 @@ impl DocSet for SortedDocs {
 mod tests {
     use super::{SortedDocs, prefix_end};
     use tantivy::{DocSet, TERMINATED};
+
+    #[test]
+    fn patterns_too_large_are_a_query_error() {
+        let field = tantivy::schema::Field::from_field_id(0);
+        assert!(super::PrefixRegexQuery::new(field, "a", "x.*y").is_ok());
+        let huge = "(?:[a-z]{100}){1000}";
+        assert!(matches!(
+            super::PrefixRegexQuery::new(field, "a", huge),
+            Err(crate::StoreError::Query(m)) if m.contains("too complex")
+        ));
+    }
 
     #[test]
     fn sorted_docs_advance_and_seek() {
