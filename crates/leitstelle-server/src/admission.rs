@@ -190,6 +190,15 @@ mod tests {
         Some(tokio::time::Instant::now() + Duration::from_millis(50))
     }
 
+    /// Why `n` events of `tenant` are refused; fails the test if they get in.
+    async fn refusal(g: &Gates, tenant: &Arc<str>, n: usize) -> Refusal {
+        g.admit(tenant, n, soon())
+            .await
+            .err()
+            .flatten()
+            .expect("refused")
+    }
+
     #[test]
     fn the_bucket_refills_at_its_rate_and_allows_debt() {
         let t0 = Instant::now();
@@ -215,12 +224,7 @@ mod tests {
         let g = Gates::new(limits(100, 40));
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         let held = g.admit(&a, 40, soon()).await.expect("room");
-        let refused = g
-            .admit(&a, 1, soon())
-            .await
-            .err()
-            .flatten()
-            .expect("refused");
+        let refused = refusal(&g, &a, 1).await;
         assert_eq!(refused.reason, "busy");
         let other = g.admit(&b, 40, soon()).await;
         assert!(other.is_ok(), "another tenant is not held up");
@@ -239,14 +243,7 @@ mod tests {
             .admit(&a, 500, soon())
             .await
             .expect("a big request takes it all");
-        assert_eq!(
-            g.admit(&b, 1, soon())
-                .await
-                .err()
-                .flatten()
-                .map(|r| r.reason),
-            Some("busy")
-        );
+        assert_eq!(refusal(&g, &b, 1).await.reason, "busy");
         let g2 = Arc::clone(&g);
         let waiting = tokio::spawn(async move { g2.admit(&b, 5, None).await.is_ok() });
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -269,12 +266,7 @@ mod tests {
         let g = Gates::new(l);
         let (noisy, quiet): (Arc<str>, Arc<str>) = ("noisy".into(), "quiet".into());
         drop(g.admit(&noisy, 5, soon()).await.expect("within the burst"));
-        let r = g
-            .admit(&noisy, 1, soon())
-            .await
-            .err()
-            .flatten()
-            .expect("over quota");
+        let r = refusal(&g, &noisy, 1).await;
         assert_eq!(r.reason, "quota");
         assert!(r.message.contains("noisy"), "{}", r.message);
         for _ in 0..20 {

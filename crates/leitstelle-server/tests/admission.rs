@@ -88,16 +88,12 @@ async fn a_tenant_over_its_rate_quota_is_told_to_retry_and_others_are_not() {
     );
 
     // Elasticsearch bulk: 429 as well (Beats and Logstash retry it).
-    let (st, body) = curl(&[
-        "-u",
-        &format!("x:{}", s.ingest),
-        "-H",
-        "Content-Type: application/x-ndjson",
-        "--data-binary",
-        &format!("{{\"index\":{{}}}}\n{}\n", sysmon_event("h", "bulk over")),
-        &format!("{}/logs/_bulk", s.base),
-    ])
-    .await;
+    let (st, body) = s
+        .post_bulk(
+            &s.ingest,
+            &format!("{{\"index\":{{}}}}\n{}\n", sysmon_event("h", "bulk over")),
+        )
+        .await;
     assert_eq!(st, 429, "{body}");
 
     // Splunk HEC answers back pressure with its own "Server is busy".

@@ -437,16 +437,12 @@ async fn python_elasticsearch_bulk_helper() {
             .contains("x-elastic-product: elasticsearch"),
         "{body}"
     );
-    let (st, body) = curl(&[
-        "-u",
-        &format!("x:{}", s.ingest),
-        "-H",
-        "Content-Type: application/x-ndjson",
-        "--data-binary",
-        "{\"delete\":{\"_id\":\"1\"}}\n{\"index\":{}}\n{bad json\n",
-        &format!("{}/logs/_bulk", s.base),
-    ])
-    .await;
+    let (st, body) = s
+        .post_bulk(
+            &s.ingest,
+            "{\"delete\":{\"_id\":\"1\"}}\n{\"index\":{}}\n{bad json\n",
+        )
+        .await;
     assert_eq!(st, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["errors"], true);

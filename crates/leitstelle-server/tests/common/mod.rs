@@ -135,6 +135,21 @@ impl TestServer {
         .await
     }
 
+    /// Sends an Elasticsearch bulk body to `POST /logs/_bulk` with `token` as the Basic
+    /// password; returns (status, body).
+    pub async fn post_bulk(&self, token: &str, body: &str) -> (u16, String) {
+        curl(&[
+            "-u",
+            &format!("x:{token}"),
+            "-H",
+            "Content-Type: application/x-ndjson",
+            "--data-binary",
+            body,
+            &format!("{}/logs/_bulk", self.base),
+        ])
+        .await
+    }
+
     /// Polls the alerts API (as `token`) until `pred` holds for the list, or fails after 10 s.
     pub async fn wait_alerts(&self, token: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
