@@ -541,7 +541,7 @@ impl TantivyStore {
         doc.add_text(f.logsource, &logsource);
         let mut term = String::with_capacity(256);
         let mut num = String::with_capacity(64);
-        let mut pair = |p: &str, v: &str, words: bool| {
+        let mut pair = |p: &str, v: &str| {
             term.clear();
             term.push_str(p);
             term.push(SEP);
@@ -556,12 +556,12 @@ impl TantivyStore {
             // Each value separately: tantivy leaves a position gap between values, so a
             // phrase never spans two values. Meta fields are not words of the event (nor is
             // a key of the event's own that looks like one, as in the reference store).
-            if words && !is_meta_path(p) {
+            if !is_meta_path(p) {
                 doc.add_text(f.all, v);
             }
         };
-        for_each_leaf(&ev.data, &mut |p, v| pair(p, v, true));
-        for_each_meta(ev, &logsource, &mut |p, v| pair(p, v, false));
+        for_each_leaf(&ev.data, &mut pair);
+        for_each_meta(ev, &logsource, &mut pair);
         doc.add_bytes(f.doc, json);
         doc
     }
