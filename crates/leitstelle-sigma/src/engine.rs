@@ -262,6 +262,9 @@ struct FieldScan {
     /// its needles allow it (case-insensitive substrings and wildcards only, none containing
     /// the separator).
     concat: bool,
+    /// For `concat` scans: whether a number's text can hold a needle (one made only of
+    /// digits, signs, points and `e`); when not, numbers are left out of the pass.
+    numbers: bool,
     /// For `concat` scans with few needles: a SIMD (Teddy) searcher over the lowercased
     /// needles that says whether any occurs at all; most events have none, and then the
     /// overlapping automaton pass is skipped.
@@ -375,6 +378,8 @@ pub struct Scratch {
     ends: Vec<usize>,
     /// Reused buffer of the hits of one value.
     value_hits: Vec<Hit>,
+    /// Reused buffer for the text of a number being scanned.
+    number: String,
     last: Option<(Logsource, usize)>,
 }
 
@@ -906,8 +911,13 @@ impl Engine {
         } else {
             None
         };
+        let numbers = folded.0.iter().any(|n| {
+            n.bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b))
+        });
         FieldScan {
             field,
+            numbers,
             folded: build(folded),
             cased: build(cased),
             exact_folded,
@@ -1057,6 +1067,14 @@ impl Engine {
                 .unwrap_or_else(|| rd.values(scan.field as usize))
         };
         for v in &vals.items {
+            if let Value::Number(n) = v {
+                let mut t = std::mem::take(&mut scratch.number);
+                t.clear();
+                push_number(n, &mut t);
+                self.scan_value(i, &t, bucket, scratch);
+                scratch.number = t;
+                continue;
+            }
             let Some(t) = text(v) else { continue };
             self.scan_value(i, &t, bucket, scratch);
         }
@@ -1072,7 +1090,6 @@ impl Engine {
         bucket: &Bucket,
         scratch: &mut Scratch,
     ) {
-        use std::fmt::Write as _;
         let Some(ac) = &scan.folded.ac else { return };
         let mut buf = std::mem::take(&mut scratch.concat);
         let mut ends = std::mem::take(&mut scratch.ends);
@@ -1083,9 +1100,8 @@ impl Engine {
             match v {
                 Value::String(t) if t.is_ascii() => buf.push_str(t),
                 Value::String(t) => buf.extend(t.chars().map(crate::value::fold_char)),
-                Value::Number(n) => {
-                    let _ = write!(buf, "{n}");
-                }
+                Value::Number(_) if !scan.numbers => return,
+                Value::Number(n) => push_number(n, &mut buf),
                 other => match text(other) {
                     Some(t) => buf.push_str(&fold(&t)),
                     None => return,
@@ -1397,6 +1413,19 @@ impl Engine {
     }
 }
 
+/// Appends the text of a number, the same as its `Display` (what [`text`] gives), without
+/// the formatting machinery for integers.
+fn push_number(n: &serde_json::Number, out: &mut String) {
+    if let Some(u) = n.as_u64() {
+        out.push_str(itoa::Buffer::new().format(u));
+    } else if let Some(i) = n.as_i64() {
+        out.push_str(itoa::Buffer::new().format(i));
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{n}");
+    }
+}
+
 fn is_scannable(m: &Matcher) -> bool {
     match m {
         Matcher::Str(p) => match p.shape() {
@@ -1533,6 +1562,32 @@ fn collect_preds(e: &CExpr, out: &mut Vec<PredId>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The matcher's number texts are those of `text` (serde_json's `Display`).
+    #[test]
+    fn number_texts_are_the_display_texts() {
+        for n in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "4624",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.5",
+            "-0.0",
+            "1e3",
+            "2.5E-7",
+            "123456789012345678901234567890",
+        ] {
+            let Ok(Value::Number(v)) = serde_json::from_str::<Value>(n) else {
+                panic!("{n} is a JSON number");
+            };
+            let mut t = String::from("kept ");
+            push_number(&v, &mut t);
+            assert_eq!(t, format!("kept {v}"), "{n}");
+        }
+    }
 
     /// The bound never exceeds what a DFA really takes, or the DFA would be skipped where it
     /// fits; and it is not trivially small.

@@ -122,17 +122,73 @@ impl FieldPlan {
                 _ => None,
             })
             .collect();
-        // The order of a `BTreeMap` (`String` orders by bytes), for the merge pass, and for
-        // binary search otherwise (see `Reader::prefetch`).
+        // Byte order, for the binary search when no key table fits.
         keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let table = KeyTable::new(&keys);
         let lens = keys.iter().fold(0u64, |m, (k, _)| m | len_bit(k.len()));
         Prefetch {
             prefix,
             keys,
+            table,
             lens,
             slots: fields.len(),
         }
     }
+}
+
+/// Entries of a [`KeyTable`].
+const KEY_TABLE: usize = 256;
+
+/// A perfect hash of the wanted keys of a [`Prefetch`]: each key of the object being read is
+/// hashed from its length and three of its bytes, and only a key landing on a wanted key's
+/// entry is compared (one comparison, instead of a binary search over the wanted keys).
+#[derive(Debug, Clone)]
+struct KeyTable {
+    seed: u32,
+    /// `index + 1` into the wanted keys; 0 for none.
+    entries: Box<[u8; KEY_TABLE]>,
+}
+
+impl KeyTable {
+    /// Tries a few multipliers for one that gives every wanted key an entry of its own;
+    /// `None` when none does (keys alike in length and the sampled bytes, or too many keys).
+    fn new(keys: &[(Box<str>, u32)]) -> Option<KeyTable> {
+        if keys.len() >= usize::from(u8::MAX) {
+            return None;
+        }
+        (0..64u32).find_map(|i| {
+            let seed = 0x9E37_79B1u32.wrapping_add(i.wrapping_mul(0x85EB_CA6C)) | 1;
+            let mut entries = Box::new([0u8; KEY_TABLE]);
+            for (n, (k, _)) in keys.iter().enumerate() {
+                let e = &mut entries[key_hash(k.as_bytes(), seed)];
+                if *e != 0 {
+                    return None;
+                }
+                *e = u8::try_from(n + 1).ok()?;
+            }
+            Some(KeyTable { seed, entries })
+        })
+    }
+
+    /// The index of the only wanted key `key` can be, if any.
+    #[inline]
+    fn candidate(&self, key: &[u8]) -> Option<usize> {
+        match self.entries[key_hash(key, self.seed)] {
+            0 => None,
+            n => Some(usize::from(n) - 1),
+        }
+    }
+}
+
+/// A hash of a key's length and its first, middle and last bytes, in `0..KEY_TABLE`.
+#[inline]
+fn key_hash(key: &[u8], seed: u32) -> usize {
+    let byte = |i: usize| u32::from(key.get(i).copied().unwrap_or(0));
+    let x = (key.len() as u32 & 0xff)
+        | byte(0) << 8
+        | byte(key.len() / 2) << 16
+        | byte(key.len().wrapping_sub(1)) << 24;
+    (x.wrapping_mul(seed) >> 24) as usize
 }
 
 /// Fields read together in one pass over the object of their shared prefix (see
@@ -142,8 +198,10 @@ pub(crate) struct Prefetch {
     prefix: u16,
     /// The fields' last keys in byte order, with their slots.
     keys: Vec<(Box<str>, u32)>,
-    /// Bit `n` set when a key has `n` bytes (bit 63: 63 or more), so most keys of the
-    /// object are passed over without reading their bytes.
+    /// Finds a key's index in `keys`; when `None`, a binary search does.
+    table: Option<KeyTable>,
+    /// Bit `n` set when a key has `n` bytes (bit 63: 63 or more): keys of other lengths are
+    /// passed over without reading their bytes (in another cache line than the object).
     lens: u64,
     slots: usize,
 }
@@ -168,16 +226,6 @@ pub(crate) struct Reader<'a> {
     prefixes: SmallVec<[OnceCell<Prefix<'a>>; 8]>,
     /// Values found by [`Reader::prefetch`], by slot.
     slots: SmallVec<[Option<&'a Value>; 32]>,
-}
-
-/// Byte order of keys (`String`'s order, the order of the event's maps), deciding on the first
-/// byte without a call when it differs, as it mostly does.
-fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    match (a.first(), b.first()) {
-        (Some(x), Some(y)) if x != y => x.cmp(y),
-        _ => a.cmp(b),
-    }
 }
 
 fn resolve<'a>(path: &Path, data: &'a Value) -> Prefix<'a> {
@@ -210,12 +258,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Finds the first candidates of the prefetched fields in one pass over the prefix's
-    /// object. While the object's keys come in byte order (a `BTreeMap`), the pass merges them
-    /// with the sorted wanted keys; from the first key out of order on (objects that keep
-    /// their source's order, as the binary's do: the `evtx` crate turns on serde_json's
-    /// `preserve_order`), each key is looked up in the wanted keys instead. A slot stays
-    /// empty when its key is absent (or the prefix is not a plain object): read that field
-    /// with [`Reader::values`].
+    /// object, in whatever order its keys come (the binary's objects keep their source's
+    /// order: the `evtx` crate turns on serde_json's `preserve_order`). A slot stays empty
+    /// when its key is absent (or the prefix is not a plain object): read that field with
+    /// [`Reader::values`].
     pub(crate) fn prefetch(&mut self, pre: &Prefetch) {
         self.slots.clear();
         self.slots.resize(pre.slots, None);
@@ -230,30 +276,25 @@ impl<'a> Reader<'a> {
         };
         let want = &pre.keys;
         let mut found = 0;
-        let mut merge = 0;
-        let mut prev: Option<&str> = None;
-        let mut sorted = true;
         for (k, v) in m {
-            if sorted {
-                sorted = prev.is_none_or(|p| cmp_key(p, k).is_lt());
-                prev = Some(k);
+            if pre.lens & len_bit(k.len()) == 0 {
+                continue;
             }
-            let hit = if sorted {
-                while merge < want.len() && cmp_key(&want[merge].0, k).is_lt() {
-                    merge += 1;
-                }
-                (merge < want.len() && *want[merge].0 == **k).then_some(merge)
-            } else if pre.lens & len_bit(k.len()) == 0 {
-                None
-            } else {
-                want.binary_search_by(|w| cmp_key(&w.0, k)).ok()
+            let k = k.as_bytes();
+            let i = match &pre.table {
+                Some(t) => match t.candidate(k) {
+                    Some(i) if want[i].0.as_bytes() == k => i,
+                    _ => continue,
+                },
+                None => match want.binary_search_by(|w| w.0.as_bytes().cmp(k)) {
+                    Ok(i) => i,
+                    Err(_) => continue,
+                },
             };
-            if let Some(i) = hit {
-                self.slots[want[i].1 as usize] = Some(v);
-                found += 1;
-                if found == want.len() {
-                    return;
-                }
+            self.slots[want[i].1 as usize] = Some(v);
+            found += 1;
+            if found == want.len() {
+                return;
             }
         }
     }
@@ -448,6 +489,38 @@ mod tests {
                 } else {
                     assert_eq!(got, None, "{name} not in {order:?}");
                 }
+            }
+        }
+    }
+
+    /// Wanted keys no table can tell apart (same length and same sampled bytes) are found by
+    /// binary search instead, in any order too.
+    #[test]
+    fn prefetch_without_a_key_table_still_finds_every_key() {
+        let names = ["axxb", "ayxb", "azxb", "Image"];
+        let paths: Vec<Vec<Path>> = names
+            .iter()
+            .map(|n| vec![Path::parse(&format!("d.{n}"))])
+            .collect();
+        let plan = FieldPlan::new(paths);
+        let all: Vec<usize> = (0..names.len()).collect();
+        let pre = plan.prefetch(&all);
+        assert!(pre.table.is_none());
+        for order in [
+            ["Image", "q", "azxb", "axxb"],
+            ["axxb", "awxb", "ayxb", "Image"],
+        ] {
+            let mut obj = serde_json::Map::new();
+            for k in order {
+                obj.insert(k.to_string(), json!(format!("v-{k}")));
+            }
+            let e = json!({ "d": obj });
+            let mut r = Reader::new(&plan, &e);
+            r.prefetch(&pre);
+            for (slot, name) in names.iter().enumerate() {
+                let got = r.prefetched(slot).map(|v| v.items[0].clone());
+                let want = order.contains(name).then(|| json!(format!("v-{name}")));
+                assert_eq!(got, want, "{name} in {order:?}");
             }
         }
     }

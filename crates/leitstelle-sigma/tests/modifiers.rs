@@ -678,6 +678,8 @@ fn keyword_searches() {
         d("keywords: 'whoami'\ncondition: keywords", json!({"CommandLine": "whoami"}), true),
         d("keywords: ['who*ami']\ncondition: keywords", json!({"CommandLine": "whoXXami"}), true),
         d("keywords: ['1234']\ncondition: keywords", json!({"ProcessId": 1234}), true),
+        d("keywords: ['-1.5']\ncondition: keywords", json!({"Ratio": -1.5}), true),
+        d("keywords: ['x-1']\ncondition: keywords", json!({"Ratio": -1}), false),
         d("keywords: ['whoami']\ncondition: keywords", json!({"Args": ["a", "whoami"]}), true),
         d(all, json!({"CommandLine": "Set-OabVirtualDirectory -ExternalUrl http://x"}), true),
         d(all, json!({"CommandLine": "Set-OabVirtualDirectory -InternalUrl http://x"}), false),
