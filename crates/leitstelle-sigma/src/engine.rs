@@ -380,13 +380,16 @@ pub struct Scratch {
     value_hits: Vec<Hit>,
     /// Reused buffer for the text of a number being scanned.
     number: String,
-    last: Option<(Logsource, usize)>,
+    /// Index into `states` of the last event's bucket.
+    last: Option<usize>,
 }
 
 /// A bucket as one thread uses it: the compiled bucket and the thread's value memos of its
 /// field scans.
 struct BucketState {
-    bucket: Arc<Bucket>,
+    logsource: Logsource,
+    /// Taken out while an event is matched (see [`Engine::matches_into`]).
+    bucket: Option<Arc<Bucket>>,
     memos: Vec<ValueMemo>,
 }
 
@@ -700,25 +703,30 @@ impl Engine {
     }
 
     /// The bucket of an event logsource, and its index in `scratch.states`.
-    fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> (Arc<Bucket>, usize) {
+    /// The index in `scratch.states` of the bucket of events of `ls`, built on first use.
+    fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> usize {
         // Consecutive events mostly share their logsource.
-        if let Some((last, i)) = &scratch.last
-            && last == ls
+        if let Some(i) = scratch.last
+            && scratch.states.get(i).is_some_and(|s| s.logsource == *ls)
         {
-            return (scratch.states[*i].bucket.clone(), *i);
+            return i;
         }
         let i = match scratch.cache.get(ls) {
             Some(&i) => i,
             None => {
                 let bucket = self.bucket_slow(ls);
                 let memos = bucket.scans.iter().map(|_| ValueMemo::default()).collect();
-                scratch.states.push(BucketState { bucket, memos });
+                scratch.states.push(BucketState {
+                    logsource: ls.clone(),
+                    bucket: Some(bucket),
+                    memos,
+                });
                 scratch.cache.insert(ls.clone(), scratch.states.len() - 1);
                 scratch.states.len() - 1
             }
         };
-        scratch.last = Some((ls.clone(), i));
-        (scratch.states[i].bucket.clone(), i)
+        scratch.last = Some(i);
+        i
     }
 
     fn bucket_slow(&self, ls: &Logsource) -> Arc<Bucket> {
@@ -943,7 +951,7 @@ impl Engine {
 
     /// What the compiled bucket for an event logsource holds (for benchmarks and tuning).
     pub fn bucket_stats(&self, ls: &Logsource) -> BucketStats {
-        let (b, _) = self.bucket(ls, &mut Scratch::new());
+        let b = self.bucket_slow(ls);
         BucketStats {
             rules: b.rules,
             always: b.always.len(),
@@ -986,7 +994,26 @@ impl Engine {
 
     /// Like [`Engine::matches`], appending to `out`.
     pub fn matches_into(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
-        let (bucket, current) = self.bucket(&event.logsource, scratch);
+        let current = self.bucket(&event.logsource, scratch);
+        // The bucket is moved out of the scratch while the event is matched (the scratch is
+        // borrowed mutably throughout), not cloned: no reference count shared by the threads
+        // changes per event. (Left out after a panic, it is fetched again.)
+        let bucket = match scratch.states[current].bucket.take() {
+            Some(b) => b,
+            None => self.bucket_slow(&event.logsource),
+        };
+        self.match_bucket(&bucket, current, event, scratch, out);
+        scratch.states[current].bucket = Some(bucket);
+    }
+
+    fn match_bucket(
+        &self,
+        bucket: &Bucket,
+        current: usize,
+        event: &Event,
+        scratch: &mut Scratch,
+        out: &mut Vec<usize>,
+    ) {
         if bucket.rules == 0 {
             return;
         }
@@ -1008,7 +1035,7 @@ impl Engine {
             scratch.scan_stamp.resize(bucket.scans.len(), 0);
         }
         for i in 0..bucket.eager {
-            self.run_scan(i, &bucket, &rd, profile, scratch);
+            self.run_scan(i, bucket, &rd, profile, scratch);
         }
         // Rules whose first group had a hit need one in their second group too (its field
         // is scanned now if it was not yet).
@@ -1016,7 +1043,7 @@ impl Engine {
         while let Some(&r) = scratch.pending.get(k) {
             k += 1;
             if let Some(second) = self.compiled[r as usize].groups.get(1)
-                && self.any_hit(second, &bucket, &rd, profile, scratch)
+                && self.any_hit(second, bucket, &rd, profile, scratch)
             {
                 scratch.candidates.push(r);
             }
@@ -1029,7 +1056,7 @@ impl Engine {
         scratch.counters.rules_evaluated += candidates.len() as u64;
         for &r in &candidates {
             let c = &self.compiled[r as usize];
-            if self.eval(&c.cond, &bucket, &rd, profile, scratch) {
+            if self.eval(&c.cond, bucket, &rd, profile, scratch) {
                 out.push(r as usize);
             }
         }
