@@ -10,8 +10,9 @@
 //!   lookups. Keyword searches scan all leaves of the event in one pass.
 //! - A rule's condition is evaluated only when each of its *trigger groups* (at most two) had
 //!   a hit: sets of scanned predicates such that whenever the condition holds, each set has a
-//!   hit (see `trigger_groups`). Only the first (cheapest) group is a trigger; the second is
-//!   checked once the first had a hit. Rules without groups (for example `not filter`) are
+//!   hit (see `trigger_groups`). The second group's hits are marked as they come when its
+//!   fields are scanned for every event anyway; otherwise it is checked once the first group
+//!   had a hit (the first is the cheapest). Rules without groups (for example `not filter`) are
 //!   evaluated for every event of their bucket. Fields holding no first-group trigger are
 //!   scanned only when a triggered rule needs them.
 //! - Regexes run lazily, one by one, each with its own literal prefilter (a `RegexSet` over
@@ -271,6 +272,16 @@ struct FieldScan {
     any_needle: Option<aho_corasick::packed::Searcher>,
 }
 
+/// Kinds of `Bucket::trigger_rules` entries (the low two bits): the rule's only group; its
+/// first group, the second checked on a hit (`pending`); its first or second group, both
+/// marked as their hits come.
+const SINGLE: u32 = 0;
+const PENDING: u32 = 1;
+const FIRST: u32 = 2;
+const SECOND: u32 = 3;
+/// `Scratch::rule_bits`: the rule is a candidate or pending already.
+const PUSHED: u8 = 4;
+
 /// At most this many trigger groups per rule (more would cost more bookkeeping than the
 /// evaluations it saves).
 const MAX_GROUPS: usize = 2;
@@ -288,8 +299,8 @@ struct Bucket {
     scans: Vec<FieldScan>,
     /// `scans[..eager]` hold triggers and run for every event; the rest run on demand.
     eager: usize,
-    /// The `rule << 1 | has a second group` entries each trigger counts for, concatenated
-    /// (see [`Hit`]).
+    /// The `rule << 2 | kind` entries (`SINGLE`, `PENDING`, `FIRST`, `SECOND`) each
+    /// trigger counts for, concatenated (see [`Hit`]).
     trigger_rules: Vec<u32>,
     /// Per predicate: the index of the field scan that finds it (`NO_SCAN`: evaluated
     /// lazily instead).
@@ -352,8 +363,10 @@ pub struct Scratch {
     hit: Vec<u32>,
     memo_stamp: Vec<u32>,
     memo: Vec<bool>,
-    /// Per rule: the stamp of the event whose first trigger group had a hit.
+    /// Per rule: the stamp of the event whose trigger groups had a hit, and which
+    /// (`rule_bits`: 1 and 2 for the groups, `PUSHED` once a candidate or pending).
     rule_stamp: Vec<u32>,
+    rule_bits: Vec<u8>,
     glob_seen: Vec<u32>,
     value_stamp: u32,
     candidates: Vec<u32>,
@@ -530,6 +543,7 @@ impl Scratch {
         }
         if self.rule_stamp.len() < rules {
             self.rule_stamp.resize(rules, 0);
+            self.rule_bits.resize(rules, 0);
         }
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -755,17 +769,40 @@ impl Engine {
         let mut always = Vec::new();
         let mut triggers: HashMap<PredId, Vec<u32>> = HashMap::new();
         let mut used_preds: Vec<PredId> = Vec::new();
+        // The fields scanned for every event: those of first-group predicates.
+        let eager_fields: std::collections::HashSet<FieldId> = rules
+            .iter()
+            .filter_map(|&r| self.compiled[r as usize].groups.first())
+            .flatten()
+            .map(|&p| self.preds[p as usize].field)
+            .collect();
         for &r in &rules {
             let c = &self.compiled[r as usize];
             if c.always {
                 always.push(r);
             }
-            // Only the first (rarest) group is a trigger; the second is checked when the
-            // first had a hit, so a common needle there costs nothing per event.
-            if let Some(first) = c.groups.first() {
-                let two = (c.groups.len() > 1) as u32;
-                for &p in first {
-                    triggers.entry(p).or_default().push(r << 1 | two);
+            let mut add = |group: &[PredId], kind: u32| {
+                for &p in group {
+                    triggers.entry(p).or_default().push(r << 2 | kind);
+                }
+            };
+            // A second group is checked when the first had a hit (so a common needle there
+            // costs nothing per event); when its fields are scanned for every event anyway,
+            // its hits are marked as they come instead.
+            match c.groups.as_slice() {
+                [] => {}
+                [first] => add(first, SINGLE),
+                [first, second, ..] => {
+                    let marked = second.iter().all(|&p| {
+                        let pred = &self.preds[p as usize];
+                        pred.scanned && eager_fields.contains(&pred.field)
+                    });
+                    if marked {
+                        add(first, FIRST);
+                        add(second, SECOND);
+                    } else {
+                        add(first, PENDING);
+                    }
                 }
             }
             // Regex prefilters are in groups without being in the condition.
@@ -1331,13 +1368,30 @@ impl Engine {
         scratch.hit[p] = stamp;
         let (start, end) = (h.start as usize, (h.start + h.len) as usize);
         for &entry in &bucket.trigger_rules[start..end] {
-            let r = (entry >> 1) as usize;
+            let r = (entry >> 2) as usize;
             if scratch.rule_stamp[r] != stamp {
                 scratch.rule_stamp[r] = stamp;
-                if entry & 1 == 0 {
+                scratch.rule_bits[r] = 0;
+            }
+            let bits = &mut scratch.rule_bits[r];
+            if *bits & PUSHED != 0 {
+                continue;
+            }
+            match entry & 3 {
+                SINGLE => {
+                    *bits |= PUSHED;
                     scratch.candidates.push(r as u32);
-                } else {
+                }
+                PENDING => {
+                    *bits |= PUSHED;
                     scratch.pending.push(r as u32);
+                }
+                group => {
+                    *bits |= if group == FIRST { 1 } else { 2 };
+                    if *bits == 3 {
+                        *bits |= PUSHED;
+                        scratch.candidates.push(r as u32);
+                    }
                 }
             }
         }
