@@ -716,7 +716,6 @@ impl Engine {
         field_values(self.plans.get(profile)?.paths(fid), &event.data).joined_text()
     }
 
-    /// The bucket of an event logsource, and its index in `scratch.states`.
     /// The index in `scratch.states` of the bucket of events of `ls`, built on first use.
     fn bucket(&self, ls: &Logsource, scratch: &mut Scratch) -> usize {
         // Consecutive events mostly share their logsource.
