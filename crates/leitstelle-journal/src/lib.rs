@@ -49,7 +49,8 @@
 //! - cursor files `<name>.cursor` (20 bytes: magic `LTCURSOR`, the position as u64, CRC32 of
 //!   the first 16 bytes);
 //! - `LOCK`, held with an exclusive `flock` while a [`Journal`] is open (a second open, in
-//!   this or another process, fails with [`JournalError::Locked`]);
+//!   this or another process, fails with [`JournalError::Locked`] once
+//!   [`JournalOptions::lock_wait`] has passed);
 //! - briefly, `*.tmp` files while a segment or cursor is created; recovery removes leftovers.
 //!
 //! Other files are ignored. All integers are little endian.
@@ -197,6 +198,12 @@ pub struct JournalOptions {
     /// Appenders block while this many bytes are queued for the writer; a single batch larger
     /// than this is still accepted when the queue is empty (default 64 MiB).
     pub max_pending_bytes: usize,
+    /// How long `open` keeps trying when the directory is locked before it fails with
+    /// [`JournalError::Locked`] (default 2 s). An `flock` belongs to the open file, and a
+    /// child process forked by another thread of this process shares it until the child
+    /// calls `exec`; a journal closed and reopened in that window would otherwise see its
+    /// own old lock.
+    pub lock_wait: Duration,
 }
 
 impl Default for JournalOptions {
@@ -206,6 +213,7 @@ impl Default for JournalOptions {
             max_record_bytes: 16 << 20,
             group_max_bytes: 8 << 20,
             max_pending_bytes: 64 << 20,
+            lock_wait: Duration::from_secs(2),
         }
     }
 }
@@ -396,14 +404,22 @@ impl Journal {
             .truncate(false)
             .open(&lock_path)
             .map_err(|e| JournalError::io("open", &lock_path, e))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::Locked {
-                    path: dir.to_path_buf(),
-                });
+        let deadline = Instant::now() + opts.lock_wait;
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(JournalError::Locked {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(JournalError::io("lock", &lock_path, e));
+                }
             }
-            Err(fs::TryLockError::Error(e)) => return Err(JournalError::io("lock", &lock_path, e)),
         }
 
         let recovered = recovery::recover(dir, &opts)?;

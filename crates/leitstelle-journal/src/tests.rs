@@ -758,10 +758,19 @@ fn appenders_wait_while_the_queue_is_full() {
 fn a_directory_is_opened_by_one_journal_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (j, _) = open(dir.path(), &JournalOptions::default());
+    let started = Instant::now();
+    let quick = JournalOptions {
+        lock_wait: Duration::from_millis(50),
+        ..JournalOptions::default()
+    };
     assert!(matches!(
-        Journal::open(dir.path(), JournalOptions::default()),
+        Journal::open(dir.path(), quick),
         Err(JournalError::Locked { .. })
     ));
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "gave up before lock_wait"
+    );
     drop(j);
     let (_j, _) = open(dir.path(), &JournalOptions::default());
 }

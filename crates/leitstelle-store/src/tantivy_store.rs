@@ -264,6 +264,28 @@ pub struct TantivyStore {
     adds: AtomicU64,
 }
 
+/// Opens an index writer, retrying for up to two seconds while tantivy's writer lock is busy.
+/// That lock is an `flock`, which a child process forked by another thread of this process
+/// shares until it calls `exec`, so a partition closed and reopened in that window would
+/// otherwise see its own old lock. A lock held for longer is a real second writer: an error.
+fn open_writer(
+    index: &Index,
+    opts: tantivy::indexer::IndexWriterOptions,
+) -> tantivy::Result<IndexWriter> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match index.writer_with_options(opts.clone()) {
+            Err(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            )) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -1335,7 +1357,7 @@ impl EventStore for TantivyStore {
                     )
                     .num_merge_threads(self.opts.merge_threads.max(1))
                     .build();
-                *w = Some(p.index.writer_with_options(opts)?);
+                *w = Some(open_writer(&p.index, opts)?);
             }
             let Some(writer) = w.as_mut() else {
                 continue;
