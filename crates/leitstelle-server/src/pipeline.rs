@@ -98,7 +98,8 @@ struct Batch {
     first_seq: u64,
     items: Vec<Item>,
     received: Instant,
-    _admission: Option<Admission>,
+    /// Released once detection has processed the batch.
+    admission: Option<Admission>,
 }
 
 /// Why a submission was not acknowledged.
@@ -417,7 +418,7 @@ impl Pipeline {
                         first_seq: range.start,
                         items,
                         received,
-                        _admission: Some(admission),
+                        admission: Some(admission),
                     }));
                     Ok(range)
                 }
@@ -429,19 +430,21 @@ impl Pipeline {
     }
 }
 
-/// The detector: owns the position in the journal and writes alerts.
+/// The detector: takes batches in journal order, matches them and folds the matches into
+/// detections, which its [`Recorder`] writes to the control plane while the detector goes
+/// on with the next batches.
 pub struct Detector {
     rx: mpsc::Receiver<Msg>,
     next_seq: u64,
     pending: BTreeMap<u64, Batch>,
     rules: Arc<ArcSwap<RuleState>>,
     profiles: Arc<ProfileSet>,
+    /// Read only here (suppressions and overlays); the recorder writes.
     control: Arc<Control>,
-    journal: Arc<Journal>,
     metrics: Arc<Metrics>,
     alerts: AlertsConfig,
-    notify: broadcast::Sender<i64>,
-    last_cursor: Instant,
+    to_recorder: mpsc::SyncSender<Folded>,
+    recorder: std::thread::JoinHandle<()>,
     /// One matching state per worker thread, kept across batches (a fresh one zeroes
     /// hundreds of KB of marks on first use), for the rule set they were used with.
     scratches: Vec<Scratch>,
@@ -505,7 +508,7 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
             first_seq: expected,
             items: Vec::new(),
             received: Instant::now(),
-            _admission: None,
+            admission: None,
         });
         while expected < seq {
             b.items.push(Item::Lost);
@@ -530,6 +533,25 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
             "journal records could not be read back for detection"
         );
     }
+    // One folded batch may wait while the recorder writes the one before.
+    let (to_recorder, recorder_rx) = mpsc::sync_channel(1);
+    let recorder = Recorder {
+        rx: recorder_rx,
+        control: Arc::clone(&p.control),
+        journal: Arc::clone(&p.journal),
+        metrics: Arc::clone(&p.metrics),
+        window_ns: (p.alerts.window_secs as i64).saturating_mul(1_000_000_000),
+        notify: p.notify,
+        next_seq,
+        last_cursor: Instant::now(),
+    };
+    let recorder = std::thread::Builder::new()
+        .name("recorder".into())
+        .spawn(move || recorder.run())
+        .map_err(|source| crate::ServerError::Io {
+            what: "starting the alert recorder thread".into(),
+            source,
+        })?;
     let detector = Detector {
         rx,
         next_seq,
@@ -537,11 +559,10 @@ pub fn start(p: Parts) -> Result<Started, crate::ServerError> {
         rules: p.rules,
         profiles: Arc::clone(&p.profiles),
         control: p.control,
-        journal: Arc::clone(&p.journal),
         metrics: Arc::clone(&p.metrics),
         alerts: p.alerts,
-        notify: p.notify,
-        last_cursor: Instant::now(),
+        to_recorder,
+        recorder,
         scratches: Vec::new(),
         scratch_rules: None,
         gate: None,
@@ -679,31 +700,23 @@ impl Detector {
                 oldest = None;
             }
             if closed {
-                self.set_cursor(true);
                 if !self.pending.is_empty() {
                     tracing::warn!(
                         batches = self.pending.len(),
                         "detector stopping with batches after a gap; they are replayed at the next start"
                     );
                 }
+                // The recorder writes what it was sent, saves the cursor and ends.
+                drop(self.to_recorder);
+                if self.recorder.join().is_err() {
+                    tracing::error!("the alert recorder thread panicked");
+                }
                 return;
             }
-            self.update_gauges();
         }
     }
 
-    fn update_gauges(&self) {
-        let durable = self.journal.durable_seq();
-        self.metrics
-            .journal_lag
-            .set(durable.saturating_sub(self.next_seq.saturating_sub(1)) as i64);
-        let s = self.journal.stats();
-        self.metrics.journal_durable_seq.set(durable as i64);
-        self.metrics.journal_fsyncs.set(s.fsyncs as i64);
-        self.metrics.journal_bytes.set(s.bytes_on_disk as i64);
-    }
-
-    fn process(&mut self, batches: Vec<Batch>) {
+    fn process(&mut self, mut batches: Vec<Batch>) {
         let rules = self.rules.load_full();
         let mut events: Vec<(u64, &Event, i64)> = Vec::new();
         let mut dead = Vec::new();
@@ -817,55 +830,25 @@ impl Detector {
                 }
             }
         }
-        let detections: Vec<Detection> = folded.into_values().collect();
-        let suppressed: Vec<(i64, i64)> = suppressed.into_iter().collect();
-        let last_seq = self.next_seq - 1;
-        let window_ns = (self.alerts.window_secs as i64).saturating_mul(1_000_000_000);
-        let mut delay = Duration::from_millis(100);
-        let applied = loop {
-            match self.control.apply(
-                &detections,
-                &dead,
-                &suppressed,
-                window_ns,
-                last_seq,
-                now_ns(),
-            ) {
-                Ok(a) => break a,
-                Err(e) => {
-                    tracing::error!(error = %e, "recording detections failed; retrying");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
+        let received: Vec<(Instant, usize)> = batches
+            .iter_mut()
+            .map(|b| {
+                // Detection is done with these events: intake may take new ones.
+                drop(b.admission.take());
+                (b.received, b.items.len())
+            })
+            .collect();
+        let folded = Folded {
+            detections: folded.into_values().collect(),
+            dead,
+            suppressed: suppressed.into_iter().collect(),
+            last_seq: self.next_seq - 1,
+            received,
+            batches,
         };
-        let m = &self.metrics;
-        for d in &detections {
-            m.detections
-                .get_or_create(&metrics::tenant(&d.tenant))
-                .inc_by(d.count as u64);
+        if self.to_recorder.send(folded).is_err() {
+            tracing::error!("the alert recorder thread is gone; detections are replayed at the next start");
         }
-        for l in &dead {
-            m.dead_lettered
-                .get_or_create(&metrics::tenant(&l.tenant))
-                .inc();
-        }
-        for id in &applied.created {
-            let _ = self.notify.send(*id);
-        }
-        for id in &applied.updated {
-            let _ = self.notify.send(*id);
-        }
-        for (tenant, n) in &applied.created_per_tenant {
-            m.alerts.get_or_create(&metrics::tenant(tenant)).inc_by(*n);
-        }
-        for b in &batches {
-            let secs = b.received.elapsed().as_secs_f64();
-            for _ in 0..b.items.len() {
-                m.detect_latency.observe(secs);
-            }
-        }
-        self.set_cursor(false);
     }
 
     /// Reloads the suppressions and overlays when they changed (one small read per batch).
@@ -901,6 +884,109 @@ impl Detector {
             key.push_str(v.as_deref().unwrap_or(""));
         }
         key
+    }
+
+}
+
+/// What the detector hands the recorder for one processed run of batches.
+struct Folded {
+    detections: Vec<Detection>,
+    dead: Vec<DeadLetter>,
+    suppressed: Vec<(i64, i64)>,
+    /// The last journal sequence number these batches cover.
+    last_seq: u64,
+    /// When each batch was received and how many records it had (the latency histogram).
+    received: Vec<(Instant, usize)>,
+    /// The batches themselves, freed here: their events were allocated by the intake
+    /// threads, so freeing them is slow cross-thread work better done off the detector.
+    batches: Vec<Batch>,
+}
+
+/// Writes the detector's detections and its position to the control plane, in order, one
+/// transaction per [`Folded`], then moves the journal cursor (never past what is written).
+struct Recorder {
+    rx: mpsc::Receiver<Folded>,
+    control: Arc<Control>,
+    journal: Arc<Journal>,
+    metrics: Arc<Metrics>,
+    window_ns: i64,
+    notify: broadcast::Sender<i64>,
+    /// The first journal record whose detections are not written yet.
+    next_seq: u64,
+    last_cursor: Instant,
+}
+
+impl Recorder {
+    fn run(mut self) {
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(folded) => self.record(folded),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.set_cursor(true);
+                    return;
+                }
+            }
+            self.update_gauges();
+        }
+    }
+
+    fn record(&mut self, f: Folded) {
+        let mut delay = Duration::from_millis(100);
+        let applied = loop {
+            match self.control.apply(
+                &f.detections,
+                &f.dead,
+                &f.suppressed,
+                self.window_ns,
+                f.last_seq,
+                now_ns(),
+            ) {
+                Ok(a) => break a,
+                Err(e) => {
+                    tracing::error!(error = %e, "recording detections failed; retrying");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        self.next_seq = f.last_seq + 1;
+        let m = &self.metrics;
+        for d in &f.detections {
+            m.detections
+                .get_or_create(&metrics::tenant(&d.tenant))
+                .inc_by(d.count as u64);
+        }
+        for l in &f.dead {
+            m.dead_lettered
+                .get_or_create(&metrics::tenant(&l.tenant))
+                .inc();
+        }
+        for id in applied.created.iter().chain(&applied.updated) {
+            let _ = self.notify.send(*id);
+        }
+        for (tenant, n) in &applied.created_per_tenant {
+            m.alerts.get_or_create(&metrics::tenant(tenant)).inc_by(*n);
+        }
+        for (received, n) in &f.received {
+            let secs = received.elapsed().as_secs_f64();
+            for _ in 0..*n {
+                m.detect_latency.observe(secs);
+            }
+        }
+        self.set_cursor(false);
+        drop(f.batches);
+    }
+
+    fn update_gauges(&self) {
+        let durable = self.journal.durable_seq();
+        self.metrics
+            .journal_lag
+            .set(durable.saturating_sub(self.next_seq.saturating_sub(1)) as i64);
+        let s = self.journal.stats();
+        self.metrics.journal_durable_seq.set(durable as i64);
+        self.metrics.journal_fsyncs.set(s.fsyncs as i64);
+        self.metrics.journal_bytes.set(s.bytes_on_disk as i64);
     }
 
     fn set_cursor(&mut self, force: bool) {
