@@ -4,19 +4,20 @@ use serde_json::Value;
 
 use crate::{Limits, ParseError};
 
-/// Parses one JSON object. Nesting is measured before serde_json sees the text, so a deeply
-/// nested record is a [`ParseError::TooDeep`], not a stack overflow or serde's own
-/// recursion error.
+/// Parses one JSON object. serde_json stops at its own recursion limit (128 levels), so
+/// deep input cannot overflow the stack; when it fails, the nesting is measured so that a
+/// record deeper than `max_depth` is a [`ParseError::TooDeep`], not serde's recursion error.
+/// A parsed record deeper than `max_depth` (but within serde's limit) is caught by the tree
+/// check after parsing. Measuring only on failure keeps a byte-by-byte pass off every good
+/// record.
 pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Value, ParseError> {
-    if nesting(text.as_bytes()) > limits.max_depth {
-        return Err(ParseError::TooDeep {
-            limit: limits.max_depth,
-        });
-    }
     match serde_json::from_str::<Value>(text) {
         Ok(data @ Value::Object(_)) => Ok(data),
         Ok(other) => Err(ParseError::NotAnObject {
             found: kind_of(&other),
+        }),
+        Err(_) if nesting(text.as_bytes()) > limits.max_depth => Err(ParseError::TooDeep {
+            limit: limits.max_depth,
         }),
         Err(e) => Err(ParseError::InvalidJson(e.to_string())),
     }
