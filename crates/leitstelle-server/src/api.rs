@@ -352,7 +352,7 @@ pub fn split_records(body: &[u8], format: Format) -> Result<Vec<Vec<u8>>, String
         .collect())
 }
 
-/// Parses records on a blocking thread (parsing is CPU work). An error (the parser task
+/// Parses records on a parser thread (parsing is CPU work; see `ParserThreads`). An error (the parser task
 /// failed) means none of the records was taken; the sender must be told, never a silent drop.
 pub async fn parse_all(
     app: &Arc<App>,
@@ -371,9 +371,8 @@ pub async fn parse_all(
             .map(|r| parse_record(app2.pipeline.profiles(), &ctx, format, &t, &s, r, max))
             .collect::<Vec<_>>()
     };
-    tokio::task::spawn_blocking(job).await.map_err(|e| {
+    app.pipeline.parse(job).await.inspect_err(|e| {
         tracing::error!(error = %e, "parser task failed");
-        SubmitError::Parser(e.to_string())
     })
 }
 

@@ -81,6 +81,7 @@ async fn submit(
                 "message larger than the limit of {max} bytes (kept cut to the limit)"
             )),
             fail_kind: "too_large",
+            parser: None,
         });
     }
     if let Err(e) = app
