@@ -209,17 +209,12 @@ impl ParserThreads {
             .map_err(|_| SubmitError::Parser("the parser job failed".into()))
     }
 
-    /// Frees `items` on the thread that parsed them (here when it is unknown or gone).
+    /// Frees `items` on the thread that parsed them (here when it is unknown or gone: a
+    /// failed send hands the message back, and it is dropped with the error).
     fn free(&self, parser: Option<usize>, items: Vec<Item>) {
-        let items = match parser.and_then(|i| self.senders.get(i)) {
-            Some(tx) => match tx.send(ParserMsg::Free(items)) {
-                Ok(()) => return,
-                Err(mpsc::SendError(ParserMsg::Free(items))) => items,
-                Err(_) => return,
-            },
-            None => items,
-        };
-        drop(items);
+        if let Some(tx) = parser.and_then(|i| self.senders.get(i)) {
+            let _ = tx.send(ParserMsg::Free(items));
+        }
     }
 }
 
@@ -365,7 +360,6 @@ impl Pipeline {
         let _ = self.to_detector.send(Msg::Stop);
     }
 
-    /// The profiles events are classified with.
     /// Runs a parsing job on a parser thread (see [`ParserThreads`]).
     pub async fn parse<F>(&self, job: F) -> Result<Vec<Received>, SubmitError>
     where
@@ -374,6 +368,7 @@ impl Pipeline {
         self.parsers.parse(job).await
     }
 
+    /// The profiles events are classified with.
     pub fn profiles(&self) -> &Arc<ProfileSet> {
         &self.profiles
     }
@@ -530,7 +525,7 @@ impl Pipeline {
 }
 
 /// The detector: takes batches in journal order, matches them and folds the matches into
-/// detections, which its [`Recorder`] writes to the control plane while the detector goes
+/// detections, which its recorder thread writes to the control plane while the detector goes
 /// on with the next batches.
 pub struct Detector {
     rx: mpsc::Receiver<Msg>,
@@ -940,20 +935,15 @@ impl Detector {
                 }
             }
         }
-        let received: Vec<(Instant, usize)> = batches
-            .iter_mut()
-            .map(|b| {
-                // Detection is done with these events: intake may take new ones.
-                drop(b.admission.take());
-                (b.received, b.items.len())
-            })
-            .collect();
+        for b in &mut batches {
+            // Detection is done with these events: intake may take new ones.
+            drop(b.admission.take());
+        }
         let folded = Folded {
             detections: folded.into_values().collect(),
             dead,
             suppressed: suppressed.into_iter().collect(),
             last_seq: self.next_seq - 1,
-            received,
             batches,
         };
         if self.to_recorder.send(folded).is_err() {
@@ -1006,10 +996,9 @@ struct Folded {
     suppressed: Vec<(i64, i64)>,
     /// The last journal sequence number these batches cover.
     last_seq: u64,
-    /// When each batch was received and how many records it had (the latency histogram).
-    received: Vec<(Instant, usize)>,
-    /// The batches themselves, freed here: their events were allocated by the intake
-    /// threads, so freeing them is slow cross-thread work better done off the detector.
+    /// The batches (their admission already released): their receipt times feed the latency
+    /// histogram once the detections are written, then their events go back to the parser
+    /// threads that made them, to be freed there.
     batches: Vec<Batch>,
 }
 
@@ -1080,9 +1069,9 @@ impl Recorder {
         for (tenant, n) in &applied.created_per_tenant {
             m.alerts.get_or_create(&metrics::tenant(tenant)).inc_by(*n);
         }
-        for (received, n) in &f.received {
-            let secs = received.elapsed().as_secs_f64();
-            for _ in 0..*n {
+        for b in &f.batches {
+            let secs = b.received.elapsed().as_secs_f64();
+            for _ in 0..b.items.len() {
                 m.detect_latency.observe(secs);
             }
         }
