@@ -352,8 +352,9 @@ pub fn split_records(body: &[u8], format: Format) -> Result<Vec<Vec<u8>>, String
         .collect())
 }
 
-/// Parses records on a parser thread (parsing is CPU work; see `ParserThreads`). An error (the parser task
-/// failed) means none of the records was taken; the sender must be told, never a silent drop.
+/// Parses records on a parser thread (parsing is CPU work; see `ParserThreads`). An error
+/// (the parser job failed) means none of the records was taken; the sender must be told,
+/// never a silent drop.
 pub async fn parse_all(
     app: &Arc<App>,
     format: RecordFormat,

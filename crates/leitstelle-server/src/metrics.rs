@@ -144,7 +144,6 @@ impl Metrics {
             search_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             rules_loaded: Gauge::default(),
             rule_reload_failures: Counter::default(),
-            // 1 ms … about 16 s
             detect_latency: Histogram::new(DETECT_LATENCY_BUCKETS.iter().copied()),
             registry: Registry::default(),
             intake: Intake::default(),
