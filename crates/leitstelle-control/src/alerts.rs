@@ -242,6 +242,32 @@ impl Control {
         detect_seq: u64,
         now_ns: i64,
     ) -> Result<Applied> {
+        self.apply_rendering(
+            detections,
+            dead,
+            suppressed,
+            window_ns,
+            detect_seq,
+            now_ns,
+            &mut |e| e.event.clone(),
+        )
+    }
+
+    /// [`Control::apply`], with the documents of matched events made only for the events an
+    /// alert keeps: `render` gives the document of such an event (its `event` text may be
+    /// left empty by the caller, which saves building documents that an alert already
+    /// holding [`MAX_EVENTS_PER_ALERT`] events would drop).
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_rendering(
+        &self,
+        detections: &[Detection],
+        dead: &[DeadLetter],
+        suppressed: &[(i64, i64)],
+        window_ns: i64,
+        detect_seq: u64,
+        now_ns: i64,
+        render: &mut dyn FnMut(&MatchedEvent) -> String,
+    ) -> Result<Applied> {
         self.write(|c| {
             let mut applied = Applied::default();
             let mut tenants = std::collections::HashMap::<String, i64>::new();
@@ -280,7 +306,7 @@ impl Control {
                              WHERE id = $1",
                             params![id, d.count, d.first_seen_ns, d.last_seen_ns, now_ns],
                         )?;
-                        insert_events(c, id, d, count)?;
+                        insert_events(c, id, d, count, render)?;
                         if !applied.created.contains(&id) && !applied.updated.contains(&id) {
                             applied.updated.push(id);
                         }
@@ -311,7 +337,7 @@ impl Control {
                                 now_ns
                             ],
                         )?;
-                        insert_events(c, id, d, 0)?;
+                        insert_events(c, id, d, 0, render)?;
                         append(
                             c,
                             t,
@@ -505,13 +531,19 @@ impl Control {
 
 /// Keeps a detection's events with an alert that already holds `held` events, up to
 /// [`MAX_EVENTS_PER_ALERT`].
-fn insert_events(c: &mut dyn Conn, alert: i64, d: &Detection, held: i64) -> Result<()> {
+fn insert_events(
+    c: &mut dyn Conn,
+    alert: i64,
+    d: &Detection,
+    held: i64,
+    render: &mut dyn FnMut(&MatchedEvent) -> String,
+) -> Result<()> {
     let room = (MAX_EVENTS_PER_ALERT - held).max(0) as usize;
     for e in d.events.iter().take(room) {
         c.execute(
             "INSERT INTO alert_events (alert_id, event_seq, event_ns, event)
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            params![alert, e.seq as i64, e.seen_ns, &e.event],
+            params![alert, e.seq as i64, e.seen_ns, render(e)],
         )?;
     }
     Ok(())

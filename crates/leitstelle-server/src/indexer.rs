@@ -65,7 +65,8 @@ impl Indexer {
         })
     }
 
-    /// Indexes and commits everything durable, then stops the thread.
+    /// Commits what the thread has indexed and stops it: a backlog is cut short at the next
+    /// batch (the journal keeps the rest for the next start).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.handle.take() {
@@ -144,7 +145,7 @@ impl Worker {
         let mut uncommitted = false;
         let mut ctx = parse_context();
         loop {
-            let stopping = self.stop.load(Ordering::SeqCst);
+            let mut stopping = self.stop.load(Ordering::SeqCst);
             if self.broken.load(Ordering::SeqCst) {
                 // Nothing more is committed, so the journal keeps every event not yet
                 // stored; the next start indexes them.
@@ -158,6 +159,10 @@ impl Worker {
                 Ok(reader) => {
                     let end = reader.end_seq();
                     let mut batch = Vec::with_capacity(BATCH);
+                    // Stopping cuts a backlog short: what is committed moves the journal
+                    // cursor, and the next start indexes the rest from the journal (indexing
+                    // millions of events first would hold shutdown up for minutes).
+                    let mut cut = false;
                     for item in reader {
                         match item {
                             Ok((seq, payload)) => {
@@ -187,11 +192,19 @@ impl Worker {
                                 uncommitted = false;
                                 ctx = parse_context();
                             }
+                            if self.stop.load(Ordering::SeqCst) {
+                                cut = true;
+                                break;
+                            }
                         }
                     }
                     uncommitted |= self.add(batch);
-                    // Lost records at the end of what was durable are behind us too.
-                    next = next.max(end);
+                    if cut {
+                        stopping = true;
+                    } else {
+                        // Lost records at the end of what was durable are behind us too.
+                        next = next.max(end);
+                    }
                 }
                 Err(e) => {
                     self.metrics.store_errors.inc();
@@ -331,6 +344,93 @@ impl Worker {
             }
             Err(e) => tracing::error!(error = %e, "store usage"),
         }
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+
+    /// A journal holding `n` JSON events.
+    fn journal(dir: &std::path::Path, n: usize) -> Arc<Journal> {
+        let (journal, _) = Journal::open(
+            &dir.join("journal"),
+            leitstelle_journal::JournalOptions::default(),
+        )
+        .expect("journal");
+        let payloads = (0..n)
+            .map(|i| {
+                let raw = format!(r#"{{"n": {i}, "marker": "cut-short"}}"#);
+                Record {
+                    kind: Kind::Event,
+                    received_ns: now_ns() + i as i64,
+                    tenant: "default",
+                    source: "test",
+                    format: crate::pipeline::RecordFormat::json().as_str(),
+                    reason: "",
+                    raw: raw.as_bytes(),
+                }
+                .encode()
+            })
+            .collect();
+        journal.append_wait(payloads).expect("append");
+        Arc::new(journal)
+    }
+
+    /// Runs an indexer that was asked to stop before it started, as a server stopping with
+    /// a backlog does.
+    fn run_stopping(dir: &std::path::Path, journal: &Arc<Journal>, store: &Arc<dyn EventStore>) {
+        Worker {
+            journal: Arc::clone(journal),
+            store: Arc::clone(store),
+            profiles: Arc::new(ProfileSet::builtin()),
+            metrics: Arc::new(Metrics::new()),
+            config: StoreConfig::default(),
+            control: Arc::new(
+                leitstelle_control::Control::open(&dir.join("control.db")).expect("control"),
+            ),
+            stop: Arc::new(AtomicBool::new(true)),
+            broken: AtomicBool::new(false),
+        }
+        .run();
+    }
+
+    #[test]
+    fn stopping_cuts_a_backlog_short_and_the_next_start_indexes_the_rest_once() {
+        let dir =
+            std::env::temp_dir().join(format!("leitstelle-indexer-stop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let n = 2 * BATCH + 10;
+        let journal = journal(&dir, n);
+        let store: Arc<dyn EventStore> = Arc::new(
+            crate::open_store(
+                &dir,
+                Arc::new(ProfileSet::builtin()),
+                &StoreConfig::default(),
+            )
+            .expect("store"),
+        );
+        // The first batch is indexed and committed, with the journal cursor where the store
+        // is; the rest waits in the journal.
+        run_stopping(&dir, &journal, &store);
+        let first = 1 + BATCH as u64;
+        assert_eq!(store.committed(), first);
+        assert_eq!(journal.cursor(STORE_CURSOR), Some(first));
+        // Each start goes on where the last one stopped.
+        run_stopping(&dir, &journal, &store);
+        assert_eq!(store.committed(), first + BATCH as u64);
+        run_stopping(&dir, &journal, &store);
+        assert_eq!(store.committed(), 1 + n as u64);
+        // Nothing indexed twice, nothing missing.
+        let q = leitstelle_query::parse("marker:cut-short").expect("query");
+        let found = store
+            .search(&leitstelle_store::SearchRequest::new(&["default"], q))
+            .expect("search")
+            .total;
+        assert_eq!(found, n as u64);
+        drop((store, journal));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -927,10 +927,11 @@ impl Detector {
                 d.first_seen_ns = d.first_seen_ns.min(seen_ns);
                 d.last_seen_ns = d.last_seen_ns.max(seen_ns);
                 if d.events.len() < EVENTS_PER_DETECTION {
+                    // The recorder makes the document if the alert keeps the event.
                     d.events.push(MatchedEvent {
                         seq: *seq,
                         seen_ns,
-                        event: event_document(*seq, event, *received_ns).to_string(),
+                        event: String::new(),
                     });
                 }
             }
@@ -1002,6 +1003,28 @@ struct Folded {
     batches: Vec<Batch>,
 }
 
+impl Folded {
+    /// The document of the event with journal sequence number `seq` (an event of these
+    /// batches: the detector names only those), made for an alert that keeps it.
+    fn document(&self, seq: u64) -> String {
+        let i = self.batches.partition_point(|b| b.first_seq <= seq);
+        let item = i.checked_sub(1).and_then(|i| {
+            self.batches[i]
+                .items
+                .get((seq - self.batches[i].first_seq) as usize)
+        });
+        match item {
+            Some(Item::Event { event, received_ns }) => {
+                event_document(seq, event, *received_ns).to_string()
+            }
+            _ => {
+                tracing::error!(seq, "a detection names an event its batches do not hold");
+                serde_json::json!({ "seq": seq }).to_string()
+            }
+        }
+    }
+}
+
 /// Writes the detector's detections and its position to the control plane, in order, one
 /// transaction per [`Folded`], then moves the journal cursor (never past what is written).
 struct Recorder {
@@ -1035,13 +1058,14 @@ impl Recorder {
     fn record(&mut self, f: Folded) {
         let mut delay = Duration::from_millis(100);
         let applied = loop {
-            match self.control.apply(
+            match self.control.apply_rendering(
                 &f.detections,
                 &f.dead,
                 &f.suppressed,
                 self.window_ns,
                 f.last_seq,
                 now_ns(),
+                &mut |m| f.document(m.seq),
             ) {
                 Ok(a) => break a,
                 Err(e) => {
