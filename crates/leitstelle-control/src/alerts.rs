@@ -224,6 +224,12 @@ pub(crate) fn alert_by_id(c: &mut dyn Conn, id: i64) -> Result<Option<Alert>> {
     .transpose()
 }
 
+/// The alert a detection joins: the newest open one of its tenant, rule and group key (one
+/// seek in the index `alerts_key`).
+pub(crate) const OPEN_ALERT_SQL: &str = "SELECT id, last_seen_ns, count FROM alerts
+     WHERE tenant_id = $1 AND rule_id = $2 AND group_key = $3 AND status != 'closed'
+     ORDER BY id DESC LIMIT 1";
+
 impl Control {
     /// Records a batch of detections and dead letters, and that every journal record up to
     /// `detect_seq` has been through detection, in one transaction. `suppressed` counts
@@ -281,13 +287,7 @@ impl Control {
             };
             for d in detections {
                 let t = tid(c, &d.tenant)?;
-                let open = c.query_opt(
-                    "SELECT id, last_seen_ns, count FROM alerts
-                     WHERE tenant_id = $1 AND rule_id = $2 AND group_key = $3
-                       AND status != 'closed'
-                     ORDER BY id DESC LIMIT 1",
-                    params![t, &d.rule_id, &d.group_key],
-                )?;
+                let open = c.query_opt(OPEN_ALERT_SQL, params![t, &d.rule_id, &d.group_key])?;
                 let open = match open {
                     Some(r) => Some((r.int(0)?, r.int(1)?, r.int(2)?)),
                     None => None,

@@ -192,7 +192,7 @@ pub trait Backend: Send + Sync {
 // SQLite
 
 /// `$n` placeholders to SQLite's `?n` (outside quoted strings).
-fn sqlite_sql(sql: &str) -> String {
+pub(crate) fn sqlite_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut quoted = false;
     let mut chars = sql.chars().peekable();

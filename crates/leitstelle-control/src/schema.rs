@@ -313,6 +313,14 @@ CREATE TABLE saved_hunts (
 );
 CREATE UNIQUE INDEX saved_hunts_owner_name ON saved_hunts (tenant_id, owner, name);
 "#,
+    r#"
+-- The alert a detection joins is the newest open one of its tenant, rule and group key
+-- (`ORDER BY id DESC LIMIT 1`). With `id` last in the index that is one index seek; with
+-- `status` last, SQLite's planner chose `alerts_tenant` instead, to skip the sort, and read
+-- every alert of the tenant for each detection.
+DROP INDEX alerts_group;
+CREATE INDEX alerts_key ON alerts (tenant_id, rule_id, group_key, id);
+"#,
 ];
 
 /// A migration for one dialect.
@@ -394,4 +402,38 @@ pub(crate) fn pg_migrate(client: &mut postgres::Client) -> Result<()> {
     tx.execute("UPDATE leitstelle_schema SET version = $1", &[&known])?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite has no statistics unless `ANALYZE` ran (the server never runs it), so the plan
+    /// of the per-detection lookup must be good without them: with an index that ended in
+    /// `status`, it read every alert of the tenant for each detection.
+    #[test]
+    fn the_open_alert_lookup_seeks_its_index_without_statistics() {
+        let dir = std::env::temp_dir().join(format!("leitstelle-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("control.db");
+        let conn = sqlite_connect(&path).expect("connect");
+        sqlite_migrate(&conn, &path).expect("migrate");
+        let sql = crate::db::sqlite_sql(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::alerts::OPEN_ALERT_SQL
+        ));
+        let plan: Vec<String> = conn
+            .prepare(&sql)
+            .expect("prepare")
+            .query_map((1i64, "rule", "host"), |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            plan,
+            ["SEARCH alerts USING INDEX alerts_key (tenant_id=? AND rule_id=? AND group_key=?)"],
+            "no scan of the tenant's alerts and no sort"
+        );
+    }
 }
