@@ -191,22 +191,26 @@ pub trait Backend: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-/// `$n` placeholders to SQLite's `?n` (outside quoted strings).
-pub(crate) fn sqlite_sql(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
+/// `$n` placeholders to SQLite's `?n` (outside quoted strings). Runs for every statement
+/// (the recorder's run per detection), so it works on bytes: `$`, `?`, `'` and digits are
+/// ASCII, and replacing an ASCII byte by another keeps the text UTF-8.
+pub(crate) fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = sql.as_bytes().to_vec();
     let mut quoted = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            quoted = !quoted;
-        }
-        if c == '$' && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
+    for i in 0..out.len() {
+        match out[i] {
+            b'\'' => quoted = !quoted,
+            b'$' if !quoted && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'?',
+            _ => {}
         }
     }
-    out
+    std::borrow::Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 struct SqliteConn<'a>(&'a rusqlite::Connection);
@@ -589,6 +593,10 @@ mod tests {
             "SELECT a FROM t WHERE a = ?1 AND b = ?12 AND c = '$1'"
         );
         assert_eq!(sqlite_sql("SELECT '$' || x"), "SELECT '$' || x");
+        assert_eq!(
+            sqlite_sql("SELECT 'Grüße $1' || $2 AS ü"),
+            "SELECT 'Grüße $1' || ?2 AS ü"
+        );
     }
 
     #[test]

@@ -418,10 +418,10 @@ mod tests {
         let path = dir.join("control.db");
         let conn = sqlite_connect(&path).expect("connect");
         sqlite_migrate(&conn, &path).expect("migrate");
-        let sql = crate::db::sqlite_sql(&format!(
+        let sql = format!(
             "EXPLAIN QUERY PLAN {}",
-            crate::alerts::OPEN_ALERT_SQL
-        ));
+            crate::db::sqlite_sql(crate::alerts::OPEN_ALERT_SQL)
+        );
         let plan: Vec<String> = conn
             .prepare(&sql)
             .expect("prepare")
