@@ -81,6 +81,35 @@ impl Server {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Waits until the event store has committed every journaled record (a stop cuts the
+    /// indexer's backlog short; the next start would index the rest).
+    fn wait_until_stored(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let metrics = Command::new("curl")
+                .args(["-s", &format!("http://{}/metrics", self.http)])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let gauge = |name: &str| {
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            let durable = gauge("leitstelle_journal_durable_seq");
+            let committed = gauge("leitstelle_store_committed_seq");
+            if durable > 0 && committed > durable {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the store did not catch up with the journal: committed {committed}, durable {durable}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// SIGTERM and wait: the exit status.
     fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
@@ -323,8 +352,10 @@ fn kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged() {
         "too few events acknowledged: {}",
         acked.len()
     );
-    // A last, clean start replays what was journaled but not detected, then a clean stop.
+    // A last, clean start replays what was journaled but not detected and indexes what was
+    // not stored, then a clean stop.
     let server = Server::start(&dir);
+    server.wait_until_stored();
     assert!(server.stop().success());
 
     // Every acknowledged event is stored exactly once (unacknowledged ones at most once):
