@@ -73,67 +73,83 @@ pub enum ProfileError {
 /// A condition on an event: every listed path must hold one of the listed values.
 #[derive(Clone, Debug, Default)]
 pub struct Conditions {
-    /// (path, accepted values lowercased; empty means "exists")
-    checks: Vec<(Path, Vec<String>)>,
+    checks: Vec<Check>,
     /// Accepted services (only in category rules), lowercased.
     services: Vec<String>,
 }
 
-/// What a path holds in one event, read once for all the conditions that test it.
-struct Seen<'a> {
-    path: &'a Path,
+#[derive(Clone, Debug)]
+struct Check {
+    path: Path,
+    /// Accepted values, lowercased; empty means "exists".
+    accepted: Vec<String>,
+    /// Where what this path holds is kept while one event's categories are derived: paths
+    /// equal across the profile's categories share a slot (see
+    /// [`Profile::index_category_paths`]), so each is read once per event.
+    slot: usize,
+}
+
+/// What a path holds in one event, read once for all the category conditions that test it.
+#[derive(Default)]
+struct Seen<'d> {
     /// Some value at the path is not null.
     present: bool,
-    texts: Vec<String>,
+    texts: Vec<std::borrow::Cow<'d, str>>,
+}
+
+impl Seen<'_> {
+    fn read<'d>(path: &Path, data: &'d Value) -> Seen<'d> {
+        let mut seen = Seen::default();
+        path.visit(data, &mut |v| {
+            seen.present |= !v.is_null();
+            if let Some(t) = scalar_text(v) {
+                seen.texts.push(t);
+            }
+            true
+        });
+        seen
+    }
+
+    fn holds(&self, accepted: &[String]) -> bool {
+        if accepted.is_empty() {
+            self.present
+        } else {
+            self.texts
+                .iter()
+                .any(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t)))
+        }
+    }
 }
 
 impl Conditions {
-    fn holds(&self, data: &Value, service: Option<&str>) -> bool {
-        self.holds_memo(data, service, &mut Vec::new())
+    fn services_admit(&self, service: Option<&str>) -> bool {
+        self.services.is_empty()
+            || service.is_some_and(|s| self.services.iter().any(|w| w.eq_ignore_ascii_case(s)))
     }
 
-    /// Like `holds`, reading each path of the event only once across calls sharing `memo`.
-    fn holds_memo<'a>(
-        &'a self,
-        data: &Value,
+    fn holds(&self, data: &Value, service: Option<&str>) -> bool {
+        self.services_admit(service)
+            && self
+                .checks
+                .iter()
+                .all(|c| Seen::read(&c.path, data).holds(&c.accepted))
+    }
+
+    /// Like `holds`, reading each path of the event only once across calls sharing `memo`
+    /// (indexed by the checks' slots).
+    fn holds_memo<'d>(
+        &self,
+        data: &'d Value,
         service: Option<&str>,
-        memo: &mut Vec<Seen<'a>>,
+        memo: &mut [Option<Seen<'d>>],
     ) -> bool {
-        if !self.services.is_empty() {
-            match service {
-                Some(s) if self.services.iter().any(|w| w.eq_ignore_ascii_case(s)) => {}
-                _ => return false,
-            }
-        }
-        self.checks.iter().all(|(path, accepted)| {
-            let i = match memo.iter().position(|m| m.path == path) {
-                Some(i) => i,
-                None => {
-                    let mut seen = Seen {
-                        path,
-                        present: false,
-                        texts: Vec::new(),
-                    };
-                    path.visit(data, &mut |v| {
-                        seen.present |= !v.is_null();
-                        if let Some(t) = scalar_text(v) {
-                            seen.texts.push(t.into_owned());
-                        }
-                        true
-                    });
-                    memo.push(seen);
-                    memo.len() - 1
-                }
-            };
-            let seen = &memo[i];
-            if accepted.is_empty() {
-                seen.present
-            } else {
-                seen.texts
-                    .iter()
-                    .any(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t)))
-            }
-        })
+        self.services_admit(service)
+            && self.checks.iter().all(|c| match memo.get_mut(c.slot) {
+                Some(slot) => slot
+                    .get_or_insert_with(|| Seen::read(&c.path, data))
+                    .holds(&c.accepted),
+                None => Seen::read(&c.path, data).holds(&c.accepted),
+            })
     }
 }
 
@@ -213,6 +229,8 @@ pub struct Profile {
     product: Derive,
     service: Derive,
     categories: Vec<(Arc<str>, Conditions)>,
+    /// Distinct paths the category conditions test (their checks' slots).
+    category_paths: usize,
     /// Explicit Sigma field -> candidate paths (first present wins).
     field_map: HashMap<String, Vec<Path>>,
     /// Templates tried for every field not in the map; `{}` is the field name.
@@ -263,7 +281,8 @@ impl Profile {
     pub fn logsource(&self, data: &Value) -> Logsource {
         let product = self.product.eval(data);
         let service = self.service.eval(data);
-        let mut memo = Vec::new();
+        let mut memo: Vec<Option<Seen<'_>>> = Vec::new();
+        memo.resize_with(self.category_paths, || None);
         let mut categories = Vec::new();
         for (name, c) in &self.categories {
             if c.holds_memo(data, service.as_deref(), &mut memo) {
@@ -275,6 +294,23 @@ impl Profile {
             service,
             categories,
         }
+    }
+
+    /// Gives every path the category conditions test a slot, equal paths the same one.
+    fn index_category_paths(&mut self) {
+        let mut paths: Vec<Path> = Vec::new();
+        for (_, c) in &mut self.categories {
+            for check in &mut c.checks {
+                check.slot = match paths.iter().position(|p| *p == check.path) {
+                    Some(i) => i,
+                    None => {
+                        paths.push(check.path.clone());
+                        paths.len() - 1
+                    }
+                };
+            }
+        }
+        self.category_paths = paths.len();
     }
 
     /// The first scalar text found at one of `paths`.
@@ -440,7 +476,11 @@ fn parse_conditions(y: &Yaml) -> Conditions {
             if k == "service" {
                 c.services = vals;
             } else {
-                c.checks.push((Path::parse(&k), vals));
+                c.checks.push(Check {
+                    path: Path::parse(&k),
+                    accepted: vals,
+                    slot: 0,
+                });
             }
         }
     }
@@ -515,6 +555,7 @@ fn parse_profile(
             product: Derive::None,
             service: Derive::None,
             categories: vec![],
+            category_paths: 0,
             field_map: HashMap::new(),
             field_search: vec!["{}".into()],
             keyword_roots: vec![],
@@ -587,6 +628,7 @@ fn parse_profile(
             *slot = paths(&meta[key]);
         }
     }
+    p.index_category_paths();
     Ok(p)
 }
 
@@ -603,6 +645,55 @@ mod tests {
 
     fn sys(channel: &str, id: Value) -> Value {
         json!({"Event": {"System": {"Channel": channel, "EventID": id}, "EventData": {}}})
+    }
+
+    /// The memo that shares reads between category conditions answers as reading every
+    /// path afresh for each condition does.
+    #[test]
+    fn categories_derived_with_shared_reads_are_those_of_fresh_reads() {
+        let set = ProfileSet::builtin();
+        let channels = [
+            "Microsoft-Windows-Sysmon/Operational",
+            "Security",
+            "System",
+            "Microsoft-Windows-PowerShell/Operational",
+            "Windows PowerShell",
+            "Microsoft-Windows-Windows Defender/Operational",
+            "Application",
+        ];
+        let mut events = Vec::new();
+        for ch in channels {
+            for id in [
+                1, 3, 7, 10, 11, 12, 13, 14, 17, 22, 400, 4104, 4624, 4688, 5145, 7045,
+            ] {
+                events.push((SourceKind::Evtx, sys(ch, json!(id))));
+                for kind in ["SetValue", "CreateKey", "DeleteKey", "DeleteValue"] {
+                    let mut d = sys(ch, json!({"#text": id}));
+                    d["Event"]["EventData"]["EventType"] = json!(kind);
+                    events.push((SourceKind::Evtx, d));
+                    events.push((
+                        SourceKind::Json,
+                        json!({"winlog": {"channel": ch, "event_id": id, "event_data": {"EventType": kind}},
+                               "event": {"code": id.to_string()}}),
+                    ));
+                }
+            }
+        }
+        let mut compared = 0;
+        for (source, data) in &events {
+            let (i, ls) = set.classify(*source, data);
+            let p = set.get(i);
+            let service = p.service.eval(data);
+            let fresh: Vec<Arc<str>> = p
+                .categories
+                .iter()
+                .filter(|(_, c)| c.holds(data, service.as_deref()))
+                .map(|(n, _)| n.clone())
+                .collect();
+            assert_eq!(ls.categories, fresh, "{data}");
+            compared += fresh.len();
+        }
+        assert!(compared > 20, "the events reach few categories: {compared}");
     }
 
     #[test]
