@@ -1218,4 +1218,43 @@ mod tests {
         threads.free(Some(7), vec![Item::Lost]);
         threads.free(None, vec![Item::Lost]);
     }
+
+    /// The recorder finds a matched event by its sequence number in any of the batches it
+    /// got, and says so when it cannot.
+    #[test]
+    fn documents_of_matched_events_come_from_the_batch_that_holds_them() {
+        let batch = |first_seq: u64, items: Vec<Item>| Batch {
+            first_seq,
+            items,
+            received: Instant::now(),
+            admission: None,
+            parser: None,
+        };
+        let event = |n: u64| Item::Event {
+            event: Event::new(
+                leitstelle_event::SourceKind::Json,
+                serde_json::json!({ "n": n }),
+            ),
+            received_ns: n as i64,
+        };
+        let folded = Folded {
+            detections: Vec::new(),
+            dead: Vec::new(),
+            suppressed: Vec::new(),
+            last_seq: 7,
+            batches: vec![
+                batch(3, vec![event(3), Item::Lost, event(5)]),
+                batch(6, vec![event(6), event(7)]),
+            ],
+        };
+        for seq in [3, 5, 6, 7] {
+            let doc: serde_json::Value = serde_json::from_str(&folded.document(seq)).expect("json");
+            assert_eq!(doc["seq"], seq);
+            assert_eq!(doc["data"]["n"], seq, "{doc}");
+            assert_eq!(doc["received"], seq);
+        }
+        for seq in [1, 4, 8] {
+            assert_eq!(folded.document(seq), format!(r#"{{"seq":{seq}}}"#));
+        }
+    }
 }
