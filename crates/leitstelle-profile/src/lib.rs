@@ -128,15 +128,11 @@ impl Conditions {
     }
 
     fn holds(&self, data: &Value, service: Option<&str>) -> bool {
-        self.services_admit(service)
-            && self
-                .checks
-                .iter()
-                .all(|c| Seen::read(&c.path, data).holds(&c.accepted))
+        self.holds_memo(data, service, &mut [])
     }
 
     /// Like `holds`, reading each path of the event only once across calls sharing `memo`
-    /// (indexed by the checks' slots).
+    /// (indexed by the checks' slots; a check whose slot is not in it reads afresh).
     fn holds_memo<'d>(
         &self,
         data: &'d Value,
